@@ -1,0 +1,48 @@
+"""`dnd` command line. Each subcommand lives in the module that does the work; the module
+exposes `add_arguments(parser)` and `run(args)`, so the CLI stays a thin table."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("dnd.data.command", "prepare and inspect datasets (QM9, SDF, PCQM4Mv2, tasks, refractive index)"),
+    "denoise": ("dnd.training.denoise", "pretrain the 3D teacher by coordinate denoising"),
+    "distill": ("dnd.training.distill", "distill the frozen teacher into a 2D student (D&D-GRAPH / D&D-NODE)"),
+    "infomax": ("dnd.training.infomax", "3DInfomax baseline: contrastive 2D-3D pretraining"),
+    "finetune": ("dnd.training.finetune", "finetune a (pretrained or random) 2D encoder on a property task"),
+    "predict": ("dnd.inference.predict", "predict properties for SMILES or SDF input"),
+    "embed": ("dnd.inference.embed", "write graph (and node) embeddings of the student"),
+    "plot-curves": ("dnd.analysis.curves", "plot train/validation loss curves from CSV logs"),
+    "run": ("dnd.pipeline", "run a whole experiment from a YAML config"),
+    "quickstart": ("dnd.quickstart", "the whole pipeline on the embedded data, in minutes on a CPU"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dnd", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name != module_name:
+                raise
+            continue  # command not built in this version
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code = args._run(args)
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Safe checkpoint reading. Every stage loads files with `weights_only=True`, so a checkpoint can
+only carry tensors and plain containers: configs are stored as dicts, never as pickled objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable, or lacks what the caller needs."""
+
+
+def load_checkpoint(path: str | Path, required: tuple[str, ...] = ("state_dict",)) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for truncated / foreign files
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: expected a dict checkpoint, found {type(ckpt).__name__}")
+    missing = [k for k in required if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    return ckpt
+
+
+def hparams(ckpt: dict[str, Any], path: str | Path = "<checkpoint>") -> dict[str, Any]:
+    """The hyper-parameters Lightning saved (`save_hyperparameters`), as plain dicts."""
+    hp = ckpt.get("hyper_parameters")
+    if not isinstance(hp, dict):
+        raise CheckpointError(f"{path}: checkpoint carries no hyper_parameters (not written by dnd?)")
+    return hp
+
+
+def submodule_state(state_dict: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Keys of one submodule (e.g. 'student.') with the prefix stripped."""
+    return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}

@@ -1,0 +1,89 @@
+"""One place that builds a Lightning Trainer for every stage: CSV (and TensorBoard) logs,
+checkpoints every N steps and at the end, progress bar, devices and precision. Scaling from a
+laptop CPU to several GPUs (DDP) is a matter of `--devices` / `--accelerator`, not of code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 10
+    max_steps: int = -1
+    accelerator: str = "auto"
+    devices: str = "auto"
+    strategy: str = "auto"
+    precision: str = "32-true"
+    checkpoint_every_n_steps: int = 500
+    log_every_n_steps: int = 10
+    gradient_clip_val: float | None = None
+    seed: int = 0
+    progress: bool = True
+
+
+def add_trainer_arguments(parser: argparse.ArgumentParser, **defaults) -> None:
+    """Adds --epochs, --max-steps, --devices, ... ; `defaults` overrides TrainerConfig's."""
+    d = {f.name: f.default for f in fields(TrainerConfig)} | defaults
+    g = parser.add_argument_group("trainer")
+    g.add_argument("--epochs", type=int, default=d["max_epochs"], help="maximum epochs")
+    g.add_argument("--max-steps", type=int, default=d["max_steps"], help="stop after this many optimiser steps (-1: no limit)")
+    g.add_argument("--accelerator", default=d["accelerator"], help="cpu, gpu, auto")
+    g.add_argument("--devices", default=d["devices"], help="number of devices or 'auto'")
+    g.add_argument("--strategy", default=d["strategy"], help="auto, ddp, ...")
+    g.add_argument("--precision", default=d["precision"], help="32-true, bf16-mixed, 16-mixed")
+    g.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every_n_steps"], help="save a checkpoint every N steps")
+    g.add_argument("--log-every", type=int, default=d["log_every_n_steps"], help="log every N steps")
+    g.add_argument("--grad-clip", type=float, default=d["gradient_clip_val"])
+    g.add_argument("--seed", type=int, default=d["seed"])
+    g.add_argument("--no-progress", action="store_true", help="no progress bar (logs still written)")
+    g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt if present")
+
+
+def trainer_config_from_args(args: argparse.Namespace) -> TrainerConfig:
+    return TrainerConfig(max_epochs=args.epochs, max_steps=args.max_steps, accelerator=args.accelerator,
+                         devices=args.devices, strategy=args.strategy, precision=args.precision,
+                         checkpoint_every_n_steps=args.checkpoint_every, log_every_n_steps=args.log_every,
+                         gradient_clip_val=args.grad_clip, seed=args.seed, progress=not args.no_progress)
+
+
+def _devices(value: str | int):
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def build_trainer(cfg: TrainerConfig, out_dir: str | Path, monitor: str | None = None,
+                  mode: str = "min", extra_callbacks: tuple = ()) -> L.Trainer:
+    """Trainer writing to `out_dir`: logs/ (CSV, TensorBoard when installed) and checkpoints/
+    (last.ckpt always; best.ckpt by `monitor` when given)."""
+    out = Path(out_dir)
+    ckpt_dir = out / "checkpoints"
+    callbacks = [ModelCheckpoint(dirpath=ckpt_dir, filename="step{step}", save_last=True,
+                                 every_n_train_steps=cfg.checkpoint_every_n_steps, save_top_k=-1
+                                 if cfg.checkpoint_every_n_steps > 0 else 0, auto_insert_metric_name=False)]
+    if monitor:
+        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode,
+                                         save_top_k=1, auto_insert_metric_name=False))
+    loggers = [CSVLogger(out, name="logs", version="")]
+    if importlib.util.find_spec("tensorboard") is not None:
+        loggers.append(TensorBoardLogger(out, name="tensorboard", version=""))
+    callbacks.append(LearningRateMonitor(logging_interval="step"))
+    return L.Trainer(
+        default_root_dir=out, max_epochs=cfg.max_epochs, max_steps=cfg.max_steps,
+        accelerator=cfg.accelerator, devices=_devices(cfg.devices), strategy=cfg.strategy,
+        precision=cfg.precision, logger=loggers, callbacks=[*callbacks, *extra_callbacks],
+        log_every_n_steps=cfg.log_every_n_steps, gradient_clip_val=cfg.gradient_clip_val,
+        enable_progress_bar=cfg.progress, enable_model_summary=False, deterministic=False,
+    )
+
+
+def resume_path(out_dir: str | Path, resume: bool) -> str | None:
+    """Checkpoint to continue from (`trainer.fit(..., ckpt_path=...)`), or None for a fresh run."""
+    last = Path(out_dir) / "checkpoints" / "last.ckpt"
+    return str(last) if resume and last.is_file() else None
