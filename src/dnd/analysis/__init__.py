@@ -1,0 +1,1 @@
+"""Analyses of trained runs: loss curves (Figure 3 of the paper) and the like."""

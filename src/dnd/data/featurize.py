@@ -1,0 +1,88 @@
+"""OGB molecular-graph featurization into PyG `Data`.
+
+Every 2D encoder in the project consumes exactly OGB's features (9 atom, 3 bond, edges in both
+directions, bond k -> edges 2k and 2k+1) so that OGB's AtomEncoder/BondEncoder and published
+baselines apply unchanged. We call `ogb.utils.features` directly rather than re-implementing it,
+and only add what OGB silently papers over: an atom whose element falls into OGB's "misc" bucket
+(dummy atoms, query atoms) or a bond stereo label OGB has no slot for (RDKit's atropisomer labels)
+is a record the featurizer cannot encode, and we say so with `FeaturizationError` instead of
+crashing deep inside OGB or emitting a meaningless index.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from ogb.utils.features import (allowable_features, atom_to_feature_vector,
+                                bond_to_feature_vector)
+from rdkit import Chem
+from torch_geometric.data import Data
+
+from dnd.data.report import RecordError
+
+# Bump whenever the produced tensors could change for the same input; it keys the on-disk cache.
+FEATURIZER_VERSION = "ogb-features-1"
+
+_MAX_Z = len(allowable_features["possible_atomic_num_list"]) - 1  # 118; index 118 is "misc"
+_STEREO_OK = frozenset(allowable_features["possible_bond_stereo_list"])
+
+
+class FeaturizationError(RecordError):
+    """A molecule that cannot be turned into an OGB graph (unparsable, unencodable element...)."""
+
+
+def check_encodable(mol: Chem.Mol) -> None:
+    """Raise FeaturizationError if OGB's feature vocabulary cannot represent `mol`."""
+    for atom in mol.GetAtoms():
+        z = atom.GetAtomicNum()
+        if not 1 <= z <= _MAX_Z:
+            raise FeaturizationError(
+                f"atom {atom.GetIdx()} has atomic number {z} ({atom.GetSymbol()!r}); "
+                f"OGB encodes only elements 1..{_MAX_Z}")
+    for bond in mol.GetBonds():
+        stereo = str(bond.GetStereo())
+        if stereo not in _STEREO_OK:
+            raise FeaturizationError(
+                f"bond {bond.GetBeginAtomIdx()}-{bond.GetEndAtomIdx()} has stereo {stereo}, "
+                "which OGB's bond features cannot encode")
+
+
+def mol_to_graph(mol: Chem.Mol) -> Data:
+    """OGB graph of `mol` exactly as it is (no H removal: callers pass the heavy-atom molecule).
+
+    Returns Data(x [n, 9] long, edge_index [2, 2*n_bonds] long, edge_attr [2*n_bonds, 3] long,
+    num_nodes=n). Node i is RDKit atom i, which is what keeps 2D and 3D atoms aligned.
+    """
+    if mol is None:
+        raise FeaturizationError("no molecule (RDKit returned None)")
+    if mol.GetNumAtoms() == 0:
+        raise FeaturizationError("molecule has no atoms")
+    check_encodable(mol)
+    x = np.asarray([atom_to_feature_vector(a) for a in mol.GetAtoms()], dtype=np.int64)
+    n_bonds = mol.GetNumBonds()
+    edge_index = np.empty((2, 2 * n_bonds), dtype=np.int64)
+    edge_attr = np.empty((2 * n_bonds, 3), dtype=np.int64)
+    for k, bond in enumerate(mol.GetBonds()):
+        i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
+        edge_index[:, 2 * k] = (i, j)
+        edge_index[:, 2 * k + 1] = (j, i)
+        edge_attr[2 * k] = edge_attr[2 * k + 1] = bond_to_feature_vector(bond)
+    return Data(x=torch.from_numpy(x), edge_index=torch.from_numpy(edge_index),
+                edge_attr=torch.from_numpy(edge_attr), num_nodes=len(x))
+
+
+def parse_smiles(smiles: str) -> Chem.Mol:
+    """RDKit molecule from SMILES with default sanitization (as OGB's smiles2graph does)."""
+    if not isinstance(smiles, str) or not smiles.strip():
+        raise FeaturizationError(f"empty SMILES {smiles!r}")
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise FeaturizationError(f"RDKit cannot parse SMILES {smiles!r}")
+    return mol
+
+
+def smiles_to_graph(smiles: str) -> Data:
+    """OGB graph of a SMILES string, identical to `ogb.utils.smiles2graph`, with `smiles` attached."""
+    data = mol_to_graph(parse_smiles(smiles))
+    data.smiles = smiles
+    return data

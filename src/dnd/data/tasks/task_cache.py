@@ -1,0 +1,101 @@
+"""On-disk cache of built downstream tasks.
+
+Featurizing is the slow part of a task (QM9: 130k SMILES, about a minute; HIV's scaffold split:
+tens of seconds), so a built `TaskData` is stored once as concatenated tensors plus per-record
+counts, split sizes, the spec, the bad-record report and the provenance, all plain types so it
+loads with `weights_only=True`. The file name comes from `dnd.data.cache.source_key`: a hash of
+the source files' bytes, featurizer/RDKit/OGB versions and every loader option, so a changed
+source or option rebuilds and an unchanged one is reused. Writes are atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from torch_geometric.data import Data
+
+from dnd.data.cache import atomic_save, source_key
+from dnd.data.paired import make_data
+from dnd.data.report import BadRecordError, DataFileError, Report
+from dnd.data.task import TaskData, TaskSpec
+
+log = logging.getLogger(__name__)
+
+FORMAT = "task-collated-1"
+SPLITS = ("train", "valid", "test")
+
+
+def _collate(records: Sequence[Data], num_tasks: int) -> dict:
+    def cat(key: str, dim: int, empty: tuple[int, ...]) -> torch.Tensor:
+        parts = [getattr(r, key) for r in records]
+        return torch.cat(parts, dim=dim) if parts else torch.zeros(empty, dtype=torch.long)
+    return {"x": cat("x", 0, (0, 9)), "edge_index": cat("edge_index", 1, (2, 0)),
+            "edge_attr": cat("edge_attr", 0, (0, 3)),
+            "y": (torch.cat([r.y for r in records]) if records
+                  else torch.zeros((0, num_tasks))),
+            "n_nodes": [int(r.num_nodes) for r in records],
+            "n_edges": [int(r.edge_index.shape[1]) for r in records],
+            "smiles": [str(r.smiles) for r in records]}
+
+
+def _uncollate(c: dict) -> list[Data]:
+    nodes, edges = c["n_nodes"], c["n_edges"]
+    xs, eas = c["x"].split(nodes), c["edge_attr"].split(edges)
+    eis, ys = c["edge_index"].split(edges, dim=1), c["y"].split(1)
+    return [make_data(x=xs[i], edge_index=eis[i], edge_attr=eas[i], y=ys[i], num_nodes=n,
+                      smiles=c["smiles"][i]) for i, n in enumerate(nodes)]
+
+
+def save_task(path: Path, task: TaskData) -> None:
+    records = task.train + task.valid + task.test
+    blob = {"format": FORMAT, "data": _collate(records, task.spec.num_tasks),
+            "sizes": [len(task.train), len(task.valid), len(task.test)],
+            "spec": task.spec.to_dict(),
+            "report": task.report.to_dict() if task.report is not None else None,
+            "source": {k: (v if isinstance(v, (int, float, bool)) else str(v))
+                       for k, v in task.source.items()}}
+    atomic_save(blob, path)
+
+
+def load_task_file(path: Path) -> TaskData | None:
+    """The cached TaskData at `path`, or None when absent or unreadable (then it is rebuilt)."""
+    if not path.is_file():
+        return None
+    try:
+        blob = torch.load(path, weights_only=True)
+        if blob.get("format") != FORMAT:
+            return None
+        records = _uncollate(blob["data"])
+    except Exception as e:  # noqa: BLE001 - a damaged cache is rebuilt, not fatal
+        log.warning("ignoring unreadable task cache %s (%s); rebuilding", path, e)
+        return None
+    n_train, n_valid, _ = blob["sizes"]
+    report = Report.from_dict(blob["report"]) if blob["report"] is not None else Report()
+    return TaskData(spec=TaskSpec.from_dict(blob["spec"]), train=records[:n_train],
+                    valid=records[n_train:n_train + n_valid], test=records[n_train + n_valid:],
+                    report=report, source={**blob["source"], "cache": str(path)})
+
+
+def cached_task(cache_dir: str | Path | None, name: str, sources: Sequence[Path], options: dict,
+                build: Callable[[], TaskData], strict: bool = False) -> TaskData:
+    """`build()` once per (sources, options); later calls load the stored result.
+
+    In strict mode a cached task whose build skipped records raises just as the build would have.
+    """
+    if cache_dir is None:
+        return build()
+    for src in sources:
+        if not Path(src).is_file():
+            raise DataFileError(f"{src}: file not found")
+    path = Path(cache_dir) / f"task-{name}-{source_key(list(sources), {'task': name, **options})}.pt"
+    task = load_task_file(path)
+    if task is not None and strict and task.report.entries:
+        raise BadRecordError(f"{task.report.entries[0]} (strict mode: stopping)")
+    if task is None:
+        task = build()
+        save_task(path, task)
+        log.info("cached task %s at %s", name, path)
+    return task

@@ -1,0 +1,1 @@
+"""Using trained models on new molecules: property prediction and embeddings."""

@@ -1,0 +1,74 @@
+"""`dnd predict`: properties of new molecules from a finetuned checkpoint.
+
+The checkpoint alone defines the model and the task (target names, units, standardisation), so
+predictions come out in the task's original units (probabilities for classification). The output
+has one row per input row, in input order, with the input's own columns first; a molecule that
+cannot be parsed or featurized gets empty predictions and its reason in the `error` column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from dnd.inference.inputs import InputError, MoleculeInputs, read_molecules
+from dnd.training.checkpoint import CheckpointError
+from dnd.training.finetune import FinetuneModule, load_finetuned, predict_records
+
+
+def prediction_columns(model: FinetuneModule) -> list[str]:
+    prefix = "prob" if model.spec.task_type == "classification" else "pred"
+    return [f"{prefix}_{name}" for name in model.spec.target_names]
+
+
+def predict_inputs(model: FinetuneModule, inputs: MoleculeInputs, batch_size: int = 256) -> pd.DataFrame:
+    """Input table + one column per target + `error`; rows that failed have NaN predictions."""
+    preds = np.full((len(inputs.graphs), model.spec.num_tasks), np.nan)
+    valid = inputs.valid
+    if valid:
+        preds[valid] = predict_records(model, [inputs.graphs[i] for i in valid], batch_size)
+    out = inputs.table.copy()
+    for j, col in enumerate(prediction_columns(model)):
+        out[col] = preds[:, j]
+    out["error"] = inputs.errors
+    return out
+
+
+def predict_file(model: FinetuneModule, input_path: str | Path, out_path: str | Path,
+                 smiles_column: str = "smiles", batch_size: int = 256) -> pd.DataFrame:
+    """Predict every molecule of a CSV/SDF and write the table as CSV to `out_path`."""
+    inputs = read_molecules(input_path, smiles_column)
+    table = predict_inputs(model, inputs, batch_size)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_path, index=False)
+    return table
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="finetuned checkpoint (dnd finetune's best.ckpt)")
+    parser.add_argument("--input", required=True, help="CSV with a SMILES column, or an SDF (.sdf, .sdf.gz)")
+    parser.add_argument("--smiles-column", default="smiles", help="CSV column holding SMILES")
+    parser.add_argument("--out", required=True, help="output CSV")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        model = load_finetuned(args.model).to(torch.device(args.device))
+        table = predict_file(model, args.input, args.out, args.smiles_column, args.batch_size)
+    except (InputError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    n_bad = int((table["error"] != "").sum())
+    spec = model.spec
+    unit = f" in {spec.unit}" if spec.unit and spec.task_type == "regression" else ""
+    kind = "probabilities" if spec.task_type == "classification" else f"predictions{unit}"
+    print(f"{args.out}: {len(table)} rows, {spec.name} {kind}; {n_bad} row(s) without prediction (see 'error')")
+    return 0

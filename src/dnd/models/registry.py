@@ -1,0 +1,104 @@
+"""Encoders by name: configs, presets, and rebuilding from a student checkpoint.
+
+Every stage stores `encoder_name` and `encoder_config` (a plain dict) in its hparams and the
+encoder's weights under "student." in the state dict, so `load_encoder` rebuilds a student from
+the checkpoint file alone, without the code or command line that trained it.
+
+Presets:
+- tokengt `paper`: 12 layers, 32 heads, hidden 128 (the D&D paper's Table 5b, as the project issue
+  states), FFN 128 (TokenGT's own configs use FFN width = hidden width), Laplacian identifiers with
+  k = 16 and random sign flips, attention dropout 0.1, dropout 0 (jw9730/tokengt pcqv2-lap.sh).
+- pna `paper`: 3DInfomax's QM9 PNA (see dnd.models.pna).
+- `cpu-small`: sizes that train at a useful speed on a few CPU cores (see notes/encoders.md).
+- `tiny`: for tests and the quickstart.
+PNA presets leave `deg` unset: it is data, filled from the training records by `build_encoder`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+from torch_geometric.data import Data
+
+from dnd.models.encoder import GraphEncoder
+from dnd.models.pna import PNA, PNAConfig, degree_histogram
+from dnd.models.tokengt import TokenGT, TokenGTConfig
+from dnd.training.checkpoint import CheckpointError, hparams, load_checkpoint, submodule_state
+
+ENCODERS: dict[str, tuple[type[GraphEncoder], type]] = {
+    "tokengt": (TokenGT, TokenGTConfig),
+    "pna": (PNA, PNAConfig),
+}
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "tokengt": {
+        "paper": dict(hidden_dim=128, num_layers=12, num_heads=32, ffn_dim=128, dropout=0.0,
+                      attention_dropout=0.1, id_type="lap", id_dim=16, lap_sign_flip=True),
+        "cpu-small": dict(hidden_dim=128, num_layers=4, num_heads=8, ffn_dim=256, dropout=0.0,
+                          attention_dropout=0.1, id_type="lap", id_dim=16, lap_sign_flip=True),
+        "tiny": dict(hidden_dim=32, num_layers=2, num_heads=4, ffn_dim=64, dropout=0.0,
+                     attention_dropout=0.0, id_type="lap", id_dim=8, lap_sign_flip=True),
+    },
+    "pna": {
+        "paper": dict(hidden_dim=200, num_layers=7, pre_layers=2, post_layers=1),
+        "cpu-small": dict(hidden_dim=128, num_layers=4, pre_layers=2, post_layers=1),
+        "tiny": dict(hidden_dim=32, num_layers=2, pre_layers=1, post_layers=1),
+    },
+}
+
+
+def _lookup(name: str) -> tuple[type[GraphEncoder], type]:
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; choose from {sorted(ENCODERS)}")
+    return ENCODERS[name]
+
+
+def preset_config(name: str, preset: str) -> dict[str, Any]:
+    """Full config dict of a preset (defaults filled in), ready for `build_encoder`."""
+    _lookup(name)
+    if preset not in PRESETS[name]:
+        raise ValueError(f"unknown {name} preset {preset!r}; choose from {sorted(PRESETS[name])}")
+    config = dict(PRESETS[name][preset])
+    if name == "pna":
+        config.setdefault("deg", None)
+    return config
+
+
+def build_encoder(name: str, config: dict[str, Any], records: Iterable[Data] | None = None) -> GraphEncoder:
+    """Encoder `name` from a config dict. `records` (the training split) fill data-dependent
+    fields the config leaves unset: PNA's degree histogram."""
+    cls, config_cls = _lookup(name)
+    known = {f.name for f in fields(config_cls)}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ValueError(f"{name} config has unknown keys {unknown}; known: {sorted(known)}")
+    config = dict(config)
+    if name == "pna" and config.get("deg") is None and records is not None:
+        config["deg"] = degree_histogram(records)
+    return cls(config_cls(**config))
+
+
+def encoder_config_dict(enc: GraphEncoder) -> tuple[str, dict[str, Any]]:
+    """(name, plain config dict) to store in checkpoint hparams."""
+    return enc.name, asdict(enc.config)
+
+
+def load_encoder(ckpt_path: str | Path) -> GraphEncoder:
+    """Rebuild the student encoder of a checkpoint (hparams encoder_name / encoder_config,
+    weights under "student."), in eval mode."""
+    ckpt = load_checkpoint(ckpt_path)
+    hp = hparams(ckpt, ckpt_path)
+    missing = [k for k in ("encoder_name", "encoder_config") if k not in hp]
+    if missing:
+        raise CheckpointError(f"{ckpt_path}: hparams lack {', '.join(missing)} (not a student checkpoint?)")
+    encoder = build_encoder(hp["encoder_name"], hp["encoder_config"])
+    state = submodule_state(ckpt["state_dict"], "student.")
+    if not state:
+        raise CheckpointError(f"{ckpt_path}: state_dict has no 'student.' weights")
+    try:
+        encoder.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{ckpt_path}: student weights do not fit the stored config: {err}") from err
+    return encoder.eval()

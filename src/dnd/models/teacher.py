@@ -1,0 +1,207 @@
+"""The 3D teacher f3D: torchmd-net's equivariant transformer (`TorchMD_ET`), used as a package and
+built from a typed config, plus the rotation-equivariant noise head h3D used to pretrain it.
+
+Later stages only ever need two things from the teacher: per-atom invariant features
+(`Teacher.encode`) and a way to rebuild it, frozen, from a checkpoint file alone (`load_teacher`).
+The checkpoint therefore carries the teacher config as a plain dict (it is read with
+`weights_only=True`) and the featurizer version the student side was built with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torchmdnet.models.torchmd_et import TorchMD_ET
+from torchmdnet.models.utils import GatedEquivariantBlock
+
+from dnd.training.checkpoint import CheckpointError, hparams, load_checkpoint, submodule_state
+
+# State-dict prefixes of the denoising LightningModule; load_teacher reads the teacher's.
+TEACHER_PREFIX = "teacher."
+HEAD_PREFIX = "noise_head."
+
+
+@dataclass
+class TeacherConfig:
+    """Hyper-parameters of `TorchMD_ET`; names follow torchmd-net's so they read the same."""
+
+    hidden_channels: int = 256
+    num_layers: int = 6
+    num_rbf: int = 50
+    num_heads: int = 8
+    cutoff_lower: float = 0.0
+    cutoff_upper: float = 5.0
+    max_z: int = 100
+    max_num_neighbors: int = 32
+    rbf_type: str = "expnorm"
+    # Zaidi et al.'s PCQM4Mv2 denoising config keeps the RBF centres fixed.
+    trainable_rbf: bool = False
+    activation: str = "silu"
+    attn_activation: str = "silu"
+    distance_influence: str = "both"
+    neighbor_embedding: bool = True
+
+    def __post_init__(self) -> None:
+        if self.hidden_channels % self.num_heads:
+            raise ValueError(f"hidden_channels ({self.hidden_channels}) must be divisible by "
+                             f"num_heads ({self.num_heads})")
+        if self.cutoff_upper <= self.cutoff_lower:
+            raise ValueError(f"cutoff_upper ({self.cutoff_upper}) must exceed cutoff_lower ({self.cutoff_lower})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TeacherConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown teacher config keys: {', '.join(unknown)}")
+        return cls(**d)
+
+
+# "paper": Table 5a of the D&D paper (8 layers, 8 heads, 768 dims, 64 RBF, cutoff 5 Å).
+# "cpu-small": sized by measurement on a 2-core CPU (see /work/notes/teacher.md and README):
+#   denoising a 20k-molecule QM9 subset for 3 epochs takes about an hour there.
+# "tiny": tests and the quickstart.
+PRESETS: dict[str, TeacherConfig] = {
+    "paper": TeacherConfig(hidden_channels=768, num_layers=8, num_heads=8, num_rbf=64, cutoff_upper=5.0),
+    "cpu-small": TeacherConfig(hidden_channels=64, num_layers=3, num_heads=4, num_rbf=32, cutoff_upper=5.0),
+    "tiny": TeacherConfig(hidden_channels=32, num_layers=2, num_heads=4, num_rbf=16, cutoff_upper=5.0),
+}
+
+
+def preset_config(name: str) -> TeacherConfig:
+    try:
+        return TeacherConfig(**asdict(PRESETS[name]))
+    except KeyError:
+        raise ValueError(f"unknown teacher preset {name!r}; choose from {', '.join(PRESETS)}") from None
+
+
+def atom_batch(batch) -> Tensor:
+    """Molecule index of every conformer atom: `z_batch` from the loader, or one molecule."""
+    z_batch = getattr(batch, "z_batch", None)
+    if z_batch is not None:
+        return z_batch
+    return torch.zeros(batch.z.size(0), dtype=torch.long, device=batch.z.device)
+
+
+class Teacher(nn.Module):
+    """f3D: atoms (z, pos) -> per-atom invariant scalars [n, d] and equivariant vectors [n, 3, d]."""
+
+    def __init__(self, config: TeacherConfig):
+        super().__init__()
+        self.config = config
+        self.hidden_dim = config.hidden_channels
+        self.frozen = False
+        c = config
+        self.net = TorchMD_ET(
+            hidden_channels=c.hidden_channels, num_layers=c.num_layers, num_rbf=c.num_rbf,
+            rbf_type=c.rbf_type, trainable_rbf=c.trainable_rbf, activation=c.activation,
+            attn_activation=c.attn_activation, neighbor_embedding=c.neighbor_embedding,
+            num_heads=c.num_heads, distance_influence=c.distance_influence,
+            cutoff_lower=c.cutoff_lower, cutoff_upper=c.cutoff_upper, max_z=c.max_z,
+            max_num_neighbors=c.max_num_neighbors,
+        )
+
+    def forward(self, batch, pos: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(x [n_atoms, d], vec [n_atoms, 3, d]). `pos` overrides batch.pos (noisy coordinates)."""
+        z = batch.z
+        if z.numel() and int(z.max()) >= self.config.max_z:
+            raise ValueError(f"atomic number {int(z.max())} exceeds the teacher's max_z={self.config.max_z}")
+        x, vec, *_ = self.net(z, batch.pos if pos is None else pos, atom_batch(batch))
+        return x, vec
+
+    def encode(self, batch) -> Tensor:
+        """Per-atom invariant representations [n_atoms_total, hidden_dim] of the clean conformer.
+
+        In frozen mode this runs without autograd, so distillation never stores teacher activations.
+        """
+        if self.frozen:
+            with torch.no_grad():
+                return self(batch)[0]
+        return self(batch)[0]
+
+    def freeze(self) -> "Teacher":
+        """Eval mode and no gradients, for good: `train()` calls from a parent module are ignored."""
+        self.frozen = True
+        for p in self.parameters():
+            p.requires_grad_(False)
+        return super().train(False)
+
+    def train(self, mode: bool = True) -> "Teacher":
+        return super().train(False if self.frozen else mode)
+
+
+class VectorNorm(nn.Module):
+    """Rescales each atom's vector channels by the root-mean-square channel norm.
+
+    TorchMD_ET's vector features are unnormalised sums over layers and their scale grows with
+    depth; Zaidi et al. add a norm on them for stable denoising. Dividing by an invariant (the
+    norm) and multiplying by per-channel weights keeps the map rotation-equivariant.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.eps = eps
+
+    def forward(self, vec: Tensor) -> Tensor:  # [n, 3, d]
+        rms = vec.pow(2).sum(dim=1).mean(dim=-1, keepdim=True).add(self.eps).sqrt()  # [n, 1]
+        return vec / rms.unsqueeze(1) * self.weight
+
+
+class NoiseHead(nn.Module):
+    """h3D: per-atom 3-vector from (x, vec) via two gated equivariant blocks (Schütt et al. 2021,
+    torchmd-net's implementation). Output = linear combinations of vector channels with invariant
+    gates, so it rotates with the input and ignores translations."""
+
+    def __init__(self, hidden_dim: int, activation: str = "silu"):
+        super().__init__()
+        self.norm = VectorNorm(hidden_dim)
+        self.blocks = nn.ModuleList([
+            GatedEquivariantBlock(hidden_dim, hidden_dim // 2, activation=activation, scalar_activation=True),
+            GatedEquivariantBlock(hidden_dim // 2, 1, activation=activation),
+        ])
+        for block in self.blocks:
+            block.reset_parameters()
+
+    def forward(self, x: Tensor, vec: Tensor) -> Tensor:
+        vec = self.norm(vec)
+        for block in self.blocks:
+            x, vec = block(x, vec)
+        return vec.squeeze(-1)  # [n, 3]
+
+
+def featurizer_version() -> str:
+    """Version string of the OGB featurizer the paired records were built with (stored in
+    teacher checkpoints so that distillation can refuse mismatched data)."""
+    from dnd.data.featurize import FEATURIZER_VERSION
+
+    return FEATURIZER_VERSION
+
+
+def load_teacher(ckpt_path: str | Path) -> Teacher:
+    """Rebuilds the teacher from a denoising checkpoint alone and returns it frozen.
+
+    The returned module carries `featurizer_version` (str or None) from the checkpoint.
+    """
+    ckpt = load_checkpoint(ckpt_path)
+    hp = hparams(ckpt, ckpt_path)
+    if not isinstance(hp.get("teacher"), dict):
+        raise CheckpointError(f"{ckpt_path}: hyper_parameters lack the teacher config (not a dnd denoise checkpoint?)")
+    try:
+        config = TeacherConfig.from_dict(hp["teacher"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{ckpt_path}: invalid teacher config: {err}") from err
+    teacher = Teacher(config)
+    state = submodule_state(ckpt["state_dict"], TEACHER_PREFIX)
+    try:
+        teacher.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{ckpt_path}: teacher weights do not match its config: {err}") from err
+    teacher.featurizer_version = hp.get("featurizer_version")
+    return teacher.freeze()

@@ -1,0 +1,37 @@
+"""Shared pieces of the distillation and 3DInfomax tests: a tiny denoise-format teacher
+checkpoint, small paired records, and fast run configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from conformers import paired_records
+
+from dnd.models.teacher import preset_config
+from dnd.training.denoise import DenoiseModule
+from dnd.training.optim import OptimConfig
+from dnd.training.pretrain import StudentSpec
+from dnd.training.trainer import TrainerConfig
+
+
+def write_teacher_ckpt(path: Path, seed: int = 0) -> Path:
+    """A checkpoint in the exact format `dnd denoise` writes (DenoiseModule's state and hparams),
+    with random weights: distillation only needs *a* fixed teacher."""
+    torch.manual_seed(seed)
+    module = DenoiseModule(teacher=preset_config("tiny").to_dict(), optim={}, featurizer_version="test")
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, path)
+    return path
+
+
+def records(n: int | None = None):
+    return paired_records(n)
+
+
+def fast_settings(epochs: int = 1, **student_overrides) -> dict:
+    """Keyword arguments shared by the run configs of the tests."""
+    return dict(student=StudentSpec("tokengt", "tiny", student_overrides),
+                optim=OptimConfig(lr=1e-3, warmup_steps=0),
+                trainer=TrainerConfig(max_epochs=epochs, accelerator="cpu", devices="1", progress=False,
+                                      log_every_n_steps=1, checkpoint_every_n_steps=0),
+                batch_size=4, val_fraction=0.25)

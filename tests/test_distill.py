@@ -1,0 +1,201 @@
+"""D&D distillation: teacher stays frozen, NODE targets are the right atoms, cached == live, and the
+student checkpoint rebuilds through the registry."""
+
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import pytest
+import torch
+from pretrain_helpers import fast_settings, records, write_teacher_ckpt
+from torch import nn
+
+from dnd.cli import main as cli_main
+from dnd.data.loader import make_loader
+from dnd.models.encoder import EncoderOutput
+from dnd.models.registry import load_encoder
+from dnd.models.teacher import load_teacher
+from dnd.objectives.distill import DistillConfig, teacher_targets
+from dnd.training.checkpoint import load_checkpoint
+from dnd.training.distill import DistillModule, DistillRunConfig, run_distill
+from dnd.training.pretrain import PretrainConfig, fit_student
+from dnd.training.teacher_cache import (CachedTeacherDataset, TeacherFeatureCache, ensure_teacher_cache,
+                                        teacher_fingerprint)
+
+VARIANTS = [DistillConfig("node"), DistillConfig("graph", "all"), DistillConfig("graph", "heavy")]
+
+
+@pytest.fixture(scope="module")
+def teacher_ckpt(tmp_path_factory):
+    return write_teacher_ckpt(tmp_path_factory.mktemp("teacher") / "teacher.ckpt")
+
+
+@pytest.fixture(scope="module")
+def teacher(teacher_ckpt):
+    return load_teacher(teacher_ckpt)
+
+
+@pytest.fixture(scope="module")
+def recs():
+    return records()
+
+
+class OracleStudent(nn.Module):
+    """Outputs, for graph node v of each molecule, the teacher's features of that molecule's v-th
+    heavy atom, computed molecule by molecule without batching (`record.oracle`)."""
+
+    hidden_dim = 32
+
+    def encode(self, batch):
+        return batch.oracle
+
+
+def with_oracle(recs, teacher):
+    out = []
+    for r in recs:
+        r = copy.copy(r)
+        alone = next(iter(make_loader([r], 1)))
+        feats = teacher.encode(alone)
+        r.oracle = feats[r.z > 1]  # heavy atoms in conformer order = graph nodes in order
+        out.append(r)
+    return out
+
+
+def batch_losses(module, loader, cfg):
+    module.objective = cfg
+    return torch.stack([module.compute_loss(b)["loss"] for b in loader])
+
+
+def test_oracle_student_scores_zero_and_atom_shuffle_breaks_it(recs, teacher):
+    oracle = with_oracle(recs, teacher)
+    distill = _oracle_module(teacher)
+    loader = make_loader(oracle, 5)
+    # exact atom-by-atom targets: zero loss for NODE, and for GRAPH when the teacher pools graph atoms
+    assert batch_losses(distill, loader, DistillConfig("node")).max() < 1e-10
+    assert batch_losses(distill, loader, DistillConfig("graph", "heavy")).max() < 1e-10
+    # the paper's GRAPH target averages hydrogens too, which the oracle does not see
+    all_pool = batch_losses(distill, loader, DistillConfig("graph", "all"))
+    assert all_pool.min() > 1e-4
+
+    # same molecules, conformer atoms listed in another order (z, pos, atom_is_node together):
+    # the teacher's features per atom are unchanged, but node v now meets another atom
+    g = torch.Generator().manual_seed(0)
+    shuffled = []
+    for r in oracle:
+        r = copy.copy(r)
+        perm = torch.randperm(r.z.numel(), generator=g)
+        r.z, r.pos, r.atom_is_node = r.z[perm], r.pos[perm], r.atom_is_node[perm]
+        shuffled.append(r)
+    loader = make_loader(shuffled, 5)
+    assert batch_losses(distill, loader, DistillConfig("node")).min() > 1e-3
+    # a permutation-invariant target is, correctly, unaffected
+    torch.testing.assert_close(batch_losses(distill, loader, DistillConfig("graph", "all")), all_pool,
+                               rtol=1e-4, atol=1e-6)
+
+
+def _oracle_module(teacher):
+    module = DistillModule("tokengt", {"hidden_dim": 32, "num_layers": 1, "num_heads": 4, "ffn_dim": 32,
+                                       "id_dim": 4}, 32, {}, {}, teacher=teacher)
+    module.student = OracleStudent()
+    return module
+
+
+def test_node_targets_follow_atom_is_node(recs, teacher):
+    batch = next(iter(make_loader(recs[:4], 4)))
+    feats = teacher.encode(batch)
+    t = teacher_targets(feats, batch)
+    assert t.node.shape == (batch.num_nodes, teacher.hidden_dim)
+    # hydrogens are excluded: row count = graph nodes, elements agree with the 2D side
+    assert torch.equal(batch.z[batch.atom_is_node], batch.x[:, 0] + 1)
+    for g in range(batch.num_graphs):
+        torch.testing.assert_close(t.pooled_all[g], feats[batch.z_batch == g].mean(0))
+
+
+def test_teacher_bit_identical_and_student_trained(recs, teacher_ckpt, tmp_path):
+    teacher = load_teacher(teacher_ckpt)
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    cfg = PretrainConfig(**fast_settings(epochs=2))
+    module = DistillModule("tokengt", _tiny_config(), teacher.hidden_dim, {"variant": "node"},
+                           {"lr": 1e-3}, teacher=teacher)
+    student_before = copy.deepcopy(module.student.state_dict())
+    fit_student(module, recs[:8], recs[8:], cfg, tmp_path)
+    after = teacher.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
+    assert all(p.grad is None for p in teacher.parameters())
+    assert any(not torch.equal(student_before[k], v) for k, v in module.student.state_dict().items())
+
+
+def _tiny_config():
+    from dnd.models.registry import preset_config
+
+    return preset_config("tokengt", "tiny")
+
+
+@pytest.mark.parametrize("cfg", VARIANTS, ids=["node", "graph-all", "graph-heavy"])
+def test_cached_and_live_losses_equal(recs, teacher, tmp_path, cfg):
+    cache = ensure_teacher_cache(teacher, recs, tmp_path / "cache", batch_size=7, log=lambda m: None)
+    module = DistillModule("tokengt", _tiny_config(), teacher.hidden_dim, {}, {}, teacher=teacher).eval()
+    live = make_loader(recs, 4)
+    cached = make_loader(CachedTeacherDataset(recs, cache), 4)
+    with torch.no_grad():
+        a = batch_losses(module, live, cfg)
+        module_no_teacher = copy.copy(module)
+        module_no_teacher.teacher = None  # cached batches must not need the 3D model
+        b = batch_losses(module_no_teacher, cached, cfg)
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_cache_reused_then_rebuilt_for_another_teacher(recs, teacher, tmp_path):
+    messages = []
+    ensure_teacher_cache(teacher, recs, tmp_path / "c", log=messages.append)
+    ensure_teacher_cache(teacher, recs, tmp_path / "c", log=messages.append)
+    assert "reusing" in messages[-1]
+    other = copy.deepcopy(teacher)
+    with torch.no_grad():
+        next(other.parameters()).add_(0.1)
+    assert teacher_fingerprint(other) != teacher_fingerprint(teacher)
+    cache = ensure_teacher_cache(other, recs, tmp_path / "c", log=messages.append)
+    assert "rebuilding" in messages[-2]
+    assert cache.meta["teacher"] == teacher_fingerprint(other)
+    # a corpus that differs by one coordinate is a different corpus
+    moved = [copy.copy(r) for r in recs]
+    moved[3].pos = moved[3].pos + 0.01
+    assert not TeacherFeatureCache(tmp_path / "c").matches(teacher_fingerprint(other), moved)
+
+
+def test_run_distill_checkpoints_and_resume(recs, teacher_ckpt, tmp_path):
+    # student width 16 vs teacher 32: a projection is trained but never stored as student weights
+    cfg = DistillRunConfig(**fast_settings(epochs=1, hidden_dim=16), cached=True)
+    out = tmp_path / "run"
+    student_ckpt = run_distill(cfg, recs, teacher_ckpt, out)
+    student = load_checkpoint(student_ckpt)
+    assert student["hyper_parameters"]["encoder_name"] == "tokengt"
+    assert all(k.startswith("student.") for k in student["state_dict"])
+    last = load_checkpoint(out / "checkpoints" / "last.ckpt")["state_dict"]
+    assert "projection.linear.weight" in last and not any(k.startswith("teacher.") for k in last)
+    encoder = load_encoder(student_ckpt)
+    assert encoder.hidden_dim == 16
+    batch = next(iter(make_loader(recs, 6)))
+    torch.testing.assert_close(encoder.encode(batch), load_encoder(out / "checkpoints" / "last.ckpt").encode(batch))
+
+    # --resume continues the same run to a second epoch, live teacher this time
+    cfg2 = DistillRunConfig(**fast_settings(epochs=2, hidden_dim=16))
+    run_distill(cfg2, recs, teacher_ckpt, out, resume=True)
+    log = pd.read_csv(out / "logs" / "metrics.csv")
+    assert sorted(log["epoch"].dropna().unique().tolist()) == [0, 1]
+    assert log["val_loss"].notna().sum() >= 2
+
+
+def test_distill_cli_on_real_qm9_sdf(shared_file, teacher_ckpt, tmp_path):
+    sdf = shared_file("qm9/gdb1k.sdf.gz")
+    out = tmp_path / "cli"
+    code = cli_main(["distill", "--teacher", str(teacher_ckpt), "--variant", "graph", "--source", "sdf",
+                     "--path", str(sdf), "--limit", "24", "--preset", "tiny", "--batch-size", "8",
+                     "--epochs", "1", "--cached", "--out", str(out), "--no-progress", "--accelerator", "cpu",
+                     "--devices", "1", "--val-fraction", "0.25"])
+    assert code == 0
+    log = pd.read_csv(out / "logs" / "metrics.csv")
+    assert log["train_loss_epoch"].notna().any() and log["val_loss"].notna().any()
+    assert load_encoder(out / "student.ckpt").hidden_dim == 32

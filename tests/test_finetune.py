@@ -1,0 +1,160 @@
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from dnd.evaluation import evaluate
+from dnd.models.registry import preset_config
+from dnd.training.checkpoint import hparams, load_checkpoint
+from dnd.training.finetune import (FinetuneModule, add_arguments, config_from_args, layer_decay_groups,
+                                   load_finetuned, masked_loss, predict_records, run_seeds,
+                                   subsample_train, summarize, training_spec, write_summary)
+from dnd.data.loader import make_loader
+from finetune_fixtures import classification_task, regression_task, tiny_config, train_tiny
+
+nan = float("nan")
+
+
+class ThreeLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed, self.l1, self.l2 = nn.Embedding(5, 4), nn.Linear(4, 4), nn.Linear(4, 4)
+
+    def layer_groups(self):
+        return [list(self.embed.parameters()), list(self.l1.parameters()), list(self.l2.parameters())]
+
+
+def test_layer_decay_multipliers_head_full_each_layer_below_times_decay():
+    enc, head = ThreeLayer(), nn.Linear(4, 1)
+    groups = layer_decay_groups(enc, [head], lr=1e-3, decay=0.5)
+    by_name = {g["name"]: g for g in groups}
+    assert [g["name"] for g in groups] == ["encoder.0", "encoder.1", "encoder.2", "head"]
+    assert by_name["head"]["lr"] == pytest.approx(1e-3)
+    assert by_name["encoder.2"]["lr"] == pytest.approx(1e-3 * 0.5)      # top layer
+    assert by_name["encoder.1"]["lr"] == pytest.approx(1e-3 * 0.25)
+    assert by_name["encoder.0"]["lr"] == pytest.approx(1e-3 * 0.125)    # embeddings last
+    assert {id(p) for p in by_name["encoder.0"]["params"]} == {id(p) for p in enc.embed.parameters()}
+    assert {id(p) for p in by_name["head"]["params"]} == {id(p) for p in head.parameters()}
+
+
+def test_layer_decay_refuses_encoder_parameters_outside_groups():
+    enc = ThreeLayer()
+    enc.extra = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="misses parameters"):
+        layer_decay_groups(enc, [], lr=1e-3, decay=0.65)
+
+
+def test_optimizer_of_finetune_module_uses_table5c_decay_on_real_tokengt():
+    task = regression_task()
+    spec = training_spec(task, True)
+    cfg = preset_config("tokengt", "tiny")  # 2 layers -> 3 groups
+    model = FinetuneModule("tokengt", cfg, "vn", {"hidden_dim": 0, "num_layers": 2, "dropout": 0.0},
+                           spec.to_dict(), {"lr": 5e-4, "weight_decay": 0.05})
+    groups = layer_decay_groups(model.encoder, [model.readout, model.head], 5e-4, 0.65)
+    lrs = [g["lr"] for g in groups]
+    assert lrs == pytest.approx([5e-4 * 0.65 ** 3, 5e-4 * 0.65 ** 2, 5e-4 * 0.65, 5e-4])
+    assert {id(p) for p in model.encoder.atom_encoder.parameters()} <= {id(p) for p in groups[0]["params"]}
+    n_params = sum(len(g["params"]) for g in groups)
+    assert n_params == len(list(model.parameters()))  # every parameter trained, exactly once
+
+
+def test_bce_ignores_missing_labels_including_gradient():
+    out = torch.tensor([[0.3, -1.2], [2.0, 0.7], [-0.5, 1.1]], requires_grad=True)
+    y = torch.tensor([[1.0, nan], [0.0, nan], [nan, nan]])  # task 1 entirely missing
+    loss = masked_loss(out, y, "classification")
+    labelled = torch.nn.functional.binary_cross_entropy_with_logits(out[:2, 0], y[:2, 0])
+    assert loss.item() == pytest.approx(labelled.item())
+    loss.backward()
+    assert torch.all(out.grad[:, 1] == 0) and out.grad[2, 0] == 0 and torch.all(out.grad[:2, 0] != 0)
+    # a batch without any label: zero loss, zero (finite) gradient
+    out2 = torch.randn(2, 2, requires_grad=True)
+    loss2 = masked_loss(out2, torch.full((2, 2), nan), "classification")
+    loss2.backward()
+    assert loss2.item() == 0 and torch.all(out2.grad == 0)
+
+
+def test_l1_masked_mean_over_labelled_entries():
+    out = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    y = torch.tensor([[0.0, nan], [5.0, 4.5]])
+    assert masked_loss(out, y, "regression").item() == pytest.approx((1 + 2 + 0.5) / 3)
+
+
+def test_standardisation_fitted_on_train_and_undone_in_outputs():
+    task = regression_task("ogbg-fake-regression")
+    spec = training_spec(task, True)
+    ys = task.labels("train")[:, 0]
+    assert spec.standardize and spec.mean[0] == pytest.approx(ys.mean()) and spec.std[0] == pytest.approx(ys.std())
+    assert training_spec(task, False).standardize is False
+    model = FinetuneModule("tokengt", preset_config("tokengt", "tiny"), "mp",
+                           {"hidden_dim": 0, "num_layers": 1, "dropout": 0.0}, spec.to_dict(), {"lr": 1e-3})
+    z = torch.tensor([[0.0], [1.0], [-2.0]])
+    assert model.to_units(z)[:, 0].tolist() == pytest.approx([spec.mean[0], spec.mean[0] + spec.std[0],
+                                                               spec.mean[0] - 2 * spec.std[0]])
+    # the loss sees z-scores: a model outputting the exact z-score has zero loss
+    batch = next(iter(make_loader(task.train[:4], 4)))
+    z_true = (batch.y - spec.mean[0]) / spec.std[0]
+    assert masked_loss(z_true, model.spec.standardize_y(batch.y), "regression").item() == pytest.approx(0, abs=1e-6)
+
+
+def test_train_fraction_subsamples_reproducibly():
+    recs = list(range(50))
+    a, b, c = subsample_train(recs, 0.1, 0), subsample_train(recs, 0.1, 0), subsample_train(recs, 0.1, 1)
+    assert a == b and a != c and len(a) == 5 and a == sorted(a)
+    assert subsample_train(recs, 1.0, 3) == recs
+    with pytest.raises(ValueError):
+        subsample_train(recs, 0.0, 0)
+
+
+def test_cli_defaults_are_table5c():
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    cfg = config_from_args(p.parse_args(["--task", "ogbg-molesol", "--out", "x"]), "mp")
+    assert (cfg.lr, cfg.weight_decay, cfg.layer_decay, cfg.warmup_epochs, cfg.batch_size,
+            cfg.trainer.max_epochs) == (5e-4, 0.05, 0.65, 5.0, 128, 100)
+    assert cfg.init is None and cfg.standardize_targets
+
+
+@pytest.fixture(scope="module")
+def regression_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ft")
+    task = regression_task()
+    return task, train_tiny(out, task, epochs=3, train_fraction=0.75), out
+
+
+def test_run_finetune_reports_best_epoch_scores_from_reloaded_checkpoint(regression_run):
+    task, result, out = regression_run
+    assert result["n_train"] == 18 and result["metric"] == "mae" and result["method"] == "RandInit"
+    assert json.loads((out / "metrics.json").read_text())["test"] == pytest.approx(result["test"])
+    ckpt = load_checkpoint(result["checkpoint"])  # weights_only load: hparams are plain
+    hp = hparams(ckpt)
+    assert hp["encoder_name"] == "tokengt" and hp["task"]["standardize"] and hp["readout"] == "mp"
+    model = load_finetuned(result["checkpoint"])
+    preds = predict_records(model, task.test)
+    assert evaluate(model.spec, task.labels("test"), preds)["mae"] == pytest.approx(result["test"])
+    # reloading gives the same numbers again, in original units (targets ~ 50..150, not z-scores)
+    again = predict_records(load_finetuned(result["checkpoint"]), task.test)
+    np.testing.assert_allclose(preds, again, rtol=0, atol=0)
+    assert np.all(np.abs(preds - model.spec.mean[0]) < 5 * model.spec.std[0])
+    # the selected epoch is the best validation epoch among those logged
+    log = pd.read_csv(out / "logs" / "metrics.csv")
+    val = log.dropna(subset=["val/mae"])
+    assert result["best_epoch"] == int(val.loc[val["val/mae"].idxmin(), "epoch"])
+
+
+def test_classification_with_missing_labels_trains_and_summarises(tmp_path):
+    task = classification_task()
+    results = run_seeds(tiny_config(1, method="toy"), task, tmp_path, [0, 1])
+    assert [r["seed"] for r in results] == [0, 1] and (tmp_path / "seed1" / "metrics.json").is_file()
+    for r in results:
+        assert 0 <= r["test"] <= 1 and r["metric"] == "rocauc"
+    paths = write_summary(results, tmp_path)
+    summary = summarize(results)
+    row = summary.iloc[0]
+    assert row["seeds"] == 2 and row["method"] == "toy"
+    assert row["test_mean"] == pytest.approx(np.mean([r["test"] for r in results]))
+    assert row["test_std"] == pytest.approx(np.std([r["test"] for r in results]))
+    assert "± " in paths["markdown"].read_text() and paths["csv"].is_file()
