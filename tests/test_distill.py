@@ -13,8 +13,7 @@ from torch import nn
 
 from dnd.cli import main as cli_main
 from dnd.data.loader import make_loader
-from dnd.models.encoder import EncoderOutput
-from dnd.models.registry import load_encoder
+from dnd.models.registry import load_encoder, preset_config
 from dnd.models.teacher import load_teacher
 from dnd.objectives.distill import DistillConfig, teacher_targets
 from dnd.training.checkpoint import load_checkpoint
@@ -62,6 +61,16 @@ def with_oracle(recs, teacher):
     return out
 
 
+def tiny_student() -> dict:
+    return preset_config("tokengt", "tiny")
+
+
+def oracle_module(teacher) -> DistillModule:
+    module = DistillModule("tokengt", tiny_student(), teacher.hidden_dim, {}, {}, teacher=teacher)
+    module.student = OracleStudent()
+    return module
+
+
 def batch_losses(module, loader, cfg):
     module.objective = cfg
     return torch.stack([module.compute_loss(b)["loss"] for b in loader])
@@ -69,7 +78,7 @@ def batch_losses(module, loader, cfg):
 
 def test_oracle_student_scores_zero_and_atom_shuffle_breaks_it(recs, teacher):
     oracle = with_oracle(recs, teacher)
-    distill = _oracle_module(teacher)
+    distill = oracle_module(teacher)
     loader = make_loader(oracle, 5)
     # exact atom-by-atom targets: zero loss for NODE, and for GRAPH when the teacher pools graph atoms
     assert batch_losses(distill, loader, DistillConfig("node")).max() < 1e-10
@@ -94,13 +103,6 @@ def test_oracle_student_scores_zero_and_atom_shuffle_breaks_it(recs, teacher):
                                rtol=1e-4, atol=1e-6)
 
 
-def _oracle_module(teacher):
-    module = DistillModule("tokengt", {"hidden_dim": 32, "num_layers": 1, "num_heads": 4, "ffn_dim": 32,
-                                       "id_dim": 4}, 32, {}, {}, teacher=teacher)
-    module.student = OracleStudent()
-    return module
-
-
 def test_node_targets_follow_atom_is_node(recs, teacher):
     batch = next(iter(make_loader(recs[:4], 4)))
     feats = teacher.encode(batch)
@@ -116,7 +118,7 @@ def test_teacher_bit_identical_and_student_trained(recs, teacher_ckpt, tmp_path)
     teacher = load_teacher(teacher_ckpt)
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
     cfg = PretrainConfig(**fast_settings(epochs=2))
-    module = DistillModule("tokengt", _tiny_config(), teacher.hidden_dim, {"variant": "node"},
+    module = DistillModule("tokengt", tiny_student(), teacher.hidden_dim, {"variant": "node"},
                            {"lr": 1e-3}, teacher=teacher)
     student_before = copy.deepcopy(module.student.state_dict())
     fit_student(module, recs[:8], recs[8:], cfg, tmp_path)
@@ -127,16 +129,10 @@ def test_teacher_bit_identical_and_student_trained(recs, teacher_ckpt, tmp_path)
     assert any(not torch.equal(student_before[k], v) for k, v in module.student.state_dict().items())
 
 
-def _tiny_config():
-    from dnd.models.registry import preset_config
-
-    return preset_config("tokengt", "tiny")
-
-
 @pytest.mark.parametrize("cfg", VARIANTS, ids=["node", "graph-all", "graph-heavy"])
 def test_cached_and_live_losses_equal(recs, teacher, tmp_path, cfg):
     cache = ensure_teacher_cache(teacher, recs, tmp_path / "cache", batch_size=7, log=lambda m: None)
-    module = DistillModule("tokengt", _tiny_config(), teacher.hidden_dim, {}, {}, teacher=teacher).eval()
+    module = DistillModule("tokengt", tiny_student(), teacher.hidden_dim, {}, {}, teacher=teacher).eval()
     live = make_loader(recs, 4)
     cached = make_loader(CachedTeacherDataset(recs, cache), 4)
     with torch.no_grad():
@@ -183,9 +179,10 @@ def test_run_distill_checkpoints_and_resume(recs, teacher_ckpt, tmp_path):
     # --resume continues the same run to a second epoch, live teacher this time
     cfg2 = DistillRunConfig(**fast_settings(epochs=2, hidden_dim=16))
     run_distill(cfg2, recs, teacher_ckpt, out, resume=True)
+    resumed = load_checkpoint(out / "checkpoints" / "last.ckpt")
+    assert resumed["global_step"] == 2 * 3  # 9 training molecules in batches of 4, two epochs
     log = pd.read_csv(out / "logs" / "metrics.csv")
-    assert sorted(log["epoch"].dropna().unique().tolist()) == [0, 1]
-    assert log["val_loss"].notna().sum() >= 2
+    assert 1 in log["epoch"].tolist() and log["val_loss"].notna().any()
 
 
 def test_distill_cli_on_real_qm9_sdf(shared_file, teacher_ckpt, tmp_path):

@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("dnd.inference.predict", "predict properties for SMILES or SDF input"),
     "embed": ("dnd.inference.embed", "write graph (and node) embeddings of the student"),
     "plot-curves": ("dnd.analysis.curves", "plot train/validation loss curves from CSV logs"),
+    "attention": ("dnd.analysis.attention", "per-head correlation of student attention with 3D distances"),
+    "label-efficiency": ("dnd.analysis.label_efficiency", "test metric against the share of training labels"),
     "run": ("dnd.pipeline", "run a whole experiment from a YAML config"),
     "quickstart": ("dnd.quickstart", "the whole pipeline on the embedded data, in minutes on a CPU"),
 }

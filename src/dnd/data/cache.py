@@ -69,7 +69,8 @@ def atomic_save(obj, path: Path) -> None:
 
 def cache_path(cache_dir, paths: Sequence[Path], options: dict) -> Path:
     stem = Path(paths[0]).name.split(".")[0]
-    return Path(cache_dir) / f"{options.get('source', 'data')}-{stem}-{source_key(paths, options)}.pt"
+    key = source_key(paths, options)
+    return Path(cache_dir) / f"{options.get('source', 'data')}-{stem}-{key}.pt"
 
 
 # ----------------------------------------------------------------------------- collated form
@@ -109,7 +110,8 @@ def uncollate(c: dict, make: Callable) -> list:
     out = []
     for i, n in enumerate(nodes):
         fields = dict(x=xs[i], edge_index=eis[i], edge_attr=eas[i], z=zs[i], pos=ps[i],
-                      atom_is_node=ms[i], num_nodes=n, smiles=c["smiles"][i], mol_id=c["mol_id"][i])
+                      atom_is_node=ms[i], num_nodes=n, smiles=c["smiles"][i],
+                      mol_id=c["mol_id"][i])
         if ys is not None:
             fields["y"] = ys[i]
         out.append(make(**fields))

@@ -56,9 +56,11 @@ def write_qm9_subset(path: Path, records: list[tuple[Chem.Mol, np.ndarray, str, 
         y=np.array([r[4] for r in records], np.float32), y_columns=np.array(property_columns))
 
 
-def read_qm9_subset(path: Path) -> list[PairedArrays]:
+def read_qm9_subset(path: Path, limit: int | None = None) -> list[PairedArrays]:
     with np.load(path, allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files}
+    if limit is not None:
+        arrays["smiles_h"] = arrays["smiles_h"][:limit]
     params = Chem.SmilesParserParams()
     params.removeHs = False
     offsets = np.concatenate([[0], np.cumsum(arrays["n_atoms"].astype(np.int64))])
@@ -86,6 +88,6 @@ def qm9_property_columns() -> list[str]:
 
 def qm9_paired(limit: int | None = None) -> list[Data]:
     """Embedded QM9 subset as paired records (y: [1, 15] raw properties, see
-    `qm9_property_columns()`). Parsed once per process."""
-    records = _qm9_cached()
-    return [to_data(r) for r in records[:limit]]
+    `qm9_property_columns()`). The full set is parsed once per process."""
+    records = _qm9_cached() if limit is None else read_qm9_subset(embedded_dir() / QM9_FILE, limit)
+    return [to_data(r) for r in records]

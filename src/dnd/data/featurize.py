@@ -82,7 +82,7 @@ def parse_smiles(smiles: str) -> Chem.Mol:
 
 
 def smiles_to_graph(smiles: str) -> Data:
-    """OGB graph of a SMILES string, identical to `ogb.utils.smiles2graph`, with `smiles` attached."""
+    """OGB graph of a SMILES string, identical to `ogb.utils.smiles2graph`, plus `smiles`."""
     data = mol_to_graph(parse_smiles(smiles))
     data.smiles = smiles
     return data

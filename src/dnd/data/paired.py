@@ -213,7 +213,8 @@ def _process(source: str, options, path: Path, items: Iterable, workers: int,
     records: list[PairedArrays] = []
     pool = Pool(workers) if workers > 1 else None
     try:
-        results = pool.imap(work, _chunks(items, _CHUNK)) if pool else map(work, _chunks(items, _CHUNK))
+        chunks = _chunks(items, _CHUNK)
+        results = pool.imap(work, chunks) if pool else map(work, chunks)
         for chunk in results:
             for label, result in chunk:
                 if isinstance(result, str):

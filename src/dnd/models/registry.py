@@ -5,11 +5,14 @@ encoder's weights under "student." in the state dict, so `load_encoder` rebuilds
 the checkpoint file alone, without the code or command line that trained it.
 
 Presets:
-- tokengt `paper`: 12 layers, 32 heads, hidden 128 (the D&D paper's Table 5b, as the project issue
-  states), FFN 128 (TokenGT's own configs use FFN width = hidden width), Laplacian identifiers with
+- tokengt `paper`: 12 layers, 32 heads, hidden 128 (Table 5b as the project issue quotes it; the
+  table itself was not available to check), FFN 128 (TokenGT's own configs use FFN width = hidden width), Laplacian identifiers with
   k = 16 and random sign flips, attention dropout 0.1, dropout 0 (jw9730/tokengt pcqv2-lap.sh).
 - pna `paper`: 3DInfomax's QM9 PNA (see dnd.models.pna).
-- `cpu-small`: sizes that train at a useful speed on a few CPU cores (see notes/encoders.md).
+- `cpu-small`: sizes that train at a useful speed on a few CPU cores (see notes/encoders.md);
+  TokenGT without attention dropout, because on CPU any attention dropout sends
+  `scaled_dot_product_attention` from its fused kernel to a math fallback (1.3-2x slower
+  per training step in our 2-core measurements).
 - `tiny`: for tests and the quickstart.
 PNA presets leave `deg` unset: it is data, filled from the training records by `build_encoder`.
 """
@@ -37,7 +40,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "paper": dict(hidden_dim=128, num_layers=12, num_heads=32, ffn_dim=128, dropout=0.0,
                       attention_dropout=0.1, id_type="lap", id_dim=16, lap_sign_flip=True),
         "cpu-small": dict(hidden_dim=128, num_layers=4, num_heads=8, ffn_dim=256, dropout=0.0,
-                          attention_dropout=0.1, id_type="lap", id_dim=16, lap_sign_flip=True),
+                          attention_dropout=0.0, id_type="lap", id_dim=16, lap_sign_flip=True),
         "tiny": dict(hidden_dim=32, num_layers=2, num_heads=4, ffn_dim=64, dropout=0.0,
                      attention_dropout=0.0, id_type="lap", id_dim=8, lap_sign_flip=True),
     },

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Sequence
@@ -39,7 +38,6 @@ from dnd.training.optim import OptimConfig, adamw_warmup_cosine
 from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, resume_path,
                                   trainer_config_from_args)
 
-log = logging.getLogger(__name__)
 
 PAPER_PEAK_LR = 4e-4  # Zaidi et al., TorchMD-NET on PCQM4Mv2 (see module docstring)
 PAPER_LR_FLOOR = 1e-7  # Table 5a's "1e-7": warmup start and cosine floor
@@ -181,7 +179,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--source", choices=SOURCES, default="embedded",
                    help="3D conformer source; 'embedded' uses the QM9 subset shipped with the package")
     g.add_argument("--path", help="data file for qm9/sdf/pcqm4mv2/smiles sources")
-    g.add_argument("--limit", type=int, help="use at most this many molecules")
+    g.add_argument("--limit", type=int, help="read at most this many molecules (the first ones in the file)")
+    g.add_argument("--sample", type=int, help="then keep a random subset of this many (seeded by --seed); "
+                   "QM9 is ordered by size, so --limit alone gives small molecules only")
     g.add_argument("--cache-dir", help="featurized-record cache folder")
     g.add_argument("--val-fraction", type=float, help="held-out validation share (seeded by --seed)")
     g.add_argument("--num-workers", type=int, help="data loader worker processes")
@@ -232,9 +232,21 @@ def load_records(source: str, path: str | None, limit: int | None, cache_dir: st
     return load_paired(source, path, limit=limit, cache_dir=cache_dir)
 
 
+def sample_records(records: Sequence[Data], n: int | None, seed: int) -> list[Data]:
+    """A seeded random subset of `n` records (all of them when n is None or not smaller)."""
+    if n is None or n >= len(records):
+        return list(records)
+    if n < 1:
+        raise ValueError(f"sample size must be positive, got {n}")
+    keep = torch.randperm(len(records), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return [records[i] for i in keep.tolist()]
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    records = load_records(args.source, args.path, args.limit, args.cache_dir)
+    records = sample_records(load_records(args.source, args.path, args.limit, args.cache_dir), args.sample,
+                             cfg.trainer.seed)
+    print(f"denoising on {len(records)} molecules")
     ckpt = run_denoise(cfg, records, args.out, resume=args.resume)
     print(f"teacher checkpoint: {ckpt}")
     return 0

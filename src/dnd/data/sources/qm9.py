@@ -88,12 +88,23 @@ def _skeleton(mol_h: Chem.Mol) -> Chem.Mol:
     return q.GetMol()
 
 
+def _formula(z) -> str:
+    counts = {}
+    for zi in z:
+        counts[_PT.GetElementSymbol(zi)] = counts.get(_PT.GetElementSymbol(zi), 0) + 1
+    return "".join(f"{s}{n if n > 1 else ''}" for s, n in sorted(counts.items()))
+
+
 def smiles_in_xyz_order(smiles: str, z: list[int], pos: np.ndarray) -> Chem.Mol:
     """The SMILES molecule with explicit H, renumbered so atom i is xyz atom i."""
     template = Chem.AddHs(parse_smiles(smiles))
     if template.GetNumAtoms() != len(z):
         raise RecordError(f"SMILES has {template.GetNumAtoms()} atoms with hydrogens, "
                           f"the conformer {len(z)}")
+    smiles_z = sorted(a.GetAtomicNum() for a in template.GetAtoms())
+    if smiles_z != sorted(z):
+        raise RecordError(f"conformer elements {_formula(z)} differ from the SMILES's "
+                          f"{_formula(smiles_z)}")
     geometric = _connectivity(z, pos)
     # Subgraph, not equality: strained cages (bicyclo[1.1.1]) put non-bonded atoms within the
     # covalent-radius cutoff, adding contacts the SMILES rightly lacks.

@@ -57,6 +57,8 @@ def build(payload: tuple, label: str, options: Options) -> list[PairedArrays]:
     if mol is None:
         raise RecordError(_why_unreadable(block))
     pos = conformer_positions(mol)
+    if mol.GetNumAtoms() > 1 and not pos.any():
+        raise RecordError("record has no coordinates (every atom at the origin)")
     if not mol.GetConformer().Is3D():
         raise RecordError("record has 2D coordinates only (no 3D conformer)")
     y = None

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from dnd.data.report import Report
-from dnd.data.tasks.build import embedded_dir
+from dnd.data.embedded import ogb_root
 from dnd.data.task import TaskData
 from dnd.data.tasks.csv_task import is_csv_path, load_csv_task
 from dnd.data.tasks.curated import CURATED, load_curated
@@ -39,7 +39,7 @@ def load_task(name_or_path: str | os.PathLike, root: str | os.PathLike | None = 
     report = Report(strict=strict)
     name = str(name_or_path)
     if name in OGB_TASKS:
-        return load_ogb_task(name, root=root, report=report, embedded_root=embedded_dir(),
+        return load_ogb_task(name, root=root, report=report, embedded_root=ogb_root(),
                              cache_dir=cache_dir, **opts)
     if name in CURATED:
         return load_curated(name, root=root, seed=seed, report=report, cache_dir=cache_dir, **opts)

@@ -40,11 +40,6 @@ def data_root(root: str | os.PathLike | None) -> Path | None:
     return Path(env) if env else None
 
 
-def embedded_dir() -> Path:
-    """`dnd/embedded` inside the installed package: small data shipped for use without downloads."""
-    return Path(__file__).resolve().parents[2] / "embedded"
-
-
 def find_file(root: Path | None, subdir: str, names: Sequence[str]) -> Path | None:
     """First existing `root/name` or `root/subdir/name` (so `root` may be the folder holding the
     files or a data tree with the usual subfolders, like shared/data)."""
@@ -101,7 +96,8 @@ def label_problem(y: np.ndarray, target_names: Sequence[str]) -> str | None:
     if inf.any():
         return f"infinite label in column {target_names[int(np.flatnonzero(inf)[0])]!r}"
     if not np.isfinite(y).any():
-        cols = target_names[0] if len(target_names) == 1 else f"all {len(target_names)} columns"
+        cols = (f"column {target_names[0]!r}" if len(target_names) == 1
+                else f"all {len(target_names)} columns")
         return f"no finite label (NaN, empty or non-numeric in {cols})"
     return None
 
@@ -144,8 +140,7 @@ def make_records(smiles: Sequence[str], labels: np.ndarray, rows: Sequence[str],
 
 def compute_split(kind: str, smiles: Sequence[str], seed: int) -> dict[str, list[int]]:
     if kind == "scaffold":
-        with rdBase.BlockLogs():
-            return scaffold_split(smiles)
+        return scaffold_split(smiles)
     if kind == "random":
         return random_split(len(smiles), seed)
     raise ValueError(f"unknown split {kind!r} (use 'scaffold' or 'random')")

@@ -29,8 +29,8 @@ from rdkit import Chem, rdBase
 
 from dnd.data.report import DataFileError, Report
 from dnd.data.task import TaskData, TaskSpec
-from dnd.data.tasks.build import (data_root, embedded_dir, find_file, read_table, row_label,
-                                  task_from_table)
+from dnd.data.embedded import embedded_dir
+from dnd.data.tasks.build import data_root, find_file, read_table, row_label, task_from_table
 from dnd.data.tasks.task_cache import cached_task
 
 EMBEDDED_RI = "refractive_index.csv.gz"
@@ -90,13 +90,13 @@ def average_repeats(smiles: list[str], raw_values: pd.Series, rows: list[int], f
     return out, labels, stats
 
 
-def _prepare_mp(df: pd.DataFrame, file: Path, target: str, report: Report):
+def _prepare_mp(df: pd.DataFrame, file: Path, smiles_column: str, target: str, report: Report):
     """Bradley set: drop `donotuse` rows, then average repeated measurements per compound."""
     if "donotuse" not in df.columns:
         raise DataFileError(f"{file}: no column 'donotuse' (expected Bradley's dataset layout)")
     flagged = df["donotuse"].notna() & (df["donotuse"].astype(str).str.strip() != "")
     kept = df.loc[~flagged]
-    out, labels, stats = average_repeats(kept["smiles"].astype(str).tolist(), kept[target],
+    out, labels, stats = average_repeats(kept[smiles_column].astype(str).tolist(), kept[target],
                                          kept.index.tolist(), file, report)
     provenance = {"rows_in_file": len(df), "dropped_donotuse": int(flagged.sum()), **stats}
     return out.rename(columns={"value": target}), labels, provenance
@@ -150,12 +150,12 @@ def _build(name: str, file: Path, seed: int, smiles_column: str | None,
            target_column: str | None, report: Report) -> TaskData:
     cur = CURATED[name]
     smiles_col = smiles_column or cur.smiles_column
-    df = read_table(file, [smiles_col] + ([target_column or cur.target_column]
-                                          if (target_column or cur.target_column) else []))
-    target = _target_column(df, file, smiles_col, target_column or cur.target_column)
+    given = target_column or cur.target_column
+    df = read_table(file, [smiles_col] + ([given] if given else []))
+    target = _target_column(df, file, smiles_col, given)
     rows, source = None, {}
     if name in PREPARE:
-        df, rows, source = PREPARE[name](df, file, target, report)
+        df, rows, source = PREPARE[name](df, file, smiles_col, target, report)
         smiles_col = "smiles"
     spec = TaskSpec(name=name, task_type="regression", metric="mae", num_tasks=1,
                     target_names=[target], standardize=True, mean=None, std=None, unit=cur.unit)

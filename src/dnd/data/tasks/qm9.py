@@ -89,11 +89,14 @@ def _build(target: str, path: Path, train_size: int, train_offset: int, split_se
                     usecols=lambda c: c in ("Index", "SMILES", spec_t.column))
     df = df.sort_values("Index", kind="stable").reset_index(drop=True)
     labels = pd.to_numeric(df[spec_t.column], errors="coerce").to_numpy(np.float64) * spec_t.factor
-    rows = [f"molecule index {i}" for i in df["Index"].tolist()]
-    records, kept = make_records(df["SMILES"].tolist(), labels, rows, str(path), [target], report)
-    position = {row: k for k, row in enumerate(kept)}
-    split = {part: [position[i] for i in idx if i in position]
-             for part, idx in qm9_split(len(df), train_size, train_offset, split_seed).items()}
+    # only molecules in some split are featurised (81k of 131k with the default 50k train)
+    wanted = qm9_split(len(df), train_size, train_offset, split_seed)
+    rows = sorted(i for idx in wanted.values() for i in idx)
+    records, kept = make_records(df["SMILES"].iloc[rows].tolist(), labels[rows],
+                                 [f"molecule index {df['Index'].iloc[i]}" for i in rows],
+                                 str(path), [target], report)
+    position = {rows[k]: j for j, k in enumerate(kept)}     # dataframe row -> record
+    split = {part: [position[i] for i in idx if i in position] for part, idx in wanted.items()}
     spec = TaskSpec(name=f"qm9-{target}", task_type="regression", metric="mae", num_tasks=1,
                     target_names=[target], standardize=True, mean=None, std=None,
                     unit=spec_t.unit)

@@ -24,16 +24,22 @@ from dnd.data.task import TaskData, TaskSpec
 
 log = logging.getLogger(__name__)
 
-FORMAT = "task-collated-1"
+FORMAT = "task-collated-2"
 SPLITS = ("train", "valid", "test")
 
 
 def _collate(records: Sequence[Data], num_tasks: int) -> dict:
-    def cat(key: str, dim: int, empty: tuple[int, ...]) -> torch.Tensor:
+    # OGB feature indices fit in uint8 and per-molecule node indices in int32: 8x/2x smaller
+    # files than int64; `_uncollate` widens them back to the contract's LongTensors
+    def cat(key: str, dim: int, empty: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         parts = [getattr(r, key) for r in records]
-        return torch.cat(parts, dim=dim) if parts else torch.zeros(empty, dtype=torch.long)
-    return {"x": cat("x", 0, (0, 9)), "edge_index": cat("edge_index", 1, (2, 0)),
-            "edge_attr": cat("edge_attr", 0, (0, 3)),
+        out = torch.cat(parts, dim=dim) if parts else torch.zeros(empty, dtype=torch.long)
+        if out.numel() and (out.min() < 0 or out.max() > torch.iinfo(dtype).max):
+            return out                                   # does not fit: keep int64
+        return out.to(dtype)
+    return {"x": cat("x", 0, (0, 9), torch.uint8),
+            "edge_index": cat("edge_index", 1, (2, 0), torch.int32),
+            "edge_attr": cat("edge_attr", 0, (0, 3), torch.uint8),
             "y": (torch.cat([r.y for r in records]) if records
                   else torch.zeros((0, num_tasks))),
             "n_nodes": [int(r.num_nodes) for r in records],
@@ -43,8 +49,8 @@ def _collate(records: Sequence[Data], num_tasks: int) -> dict:
 
 def _uncollate(c: dict) -> list[Data]:
     nodes, edges = c["n_nodes"], c["n_edges"]
-    xs, eas = c["x"].split(nodes), c["edge_attr"].split(edges)
-    eis, ys = c["edge_index"].split(edges, dim=1), c["y"].split(1)
+    xs, eas = c["x"].long().split(nodes), c["edge_attr"].long().split(edges)
+    eis, ys = c["edge_index"].long().split(edges, dim=1), c["y"].split(1)
     return [make_data(x=xs[i], edge_index=eis[i], edge_attr=eas[i], y=ys[i], num_nodes=n,
                       smiles=c["smiles"][i]) for i, n in enumerate(nodes)]
 

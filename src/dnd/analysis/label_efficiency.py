@@ -1,0 +1,64 @@
+"""Label efficiency: test metric against the share of training labels used, per method
+(`dnd label-efficiency RESULTS.csv --out PNG`, RESULTS.csv as written by `dnd run`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+
+def efficiency_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std (over seeds) of the test metric per task, method, readout and train fraction."""
+    return (rows.groupby(["task", "method", "readout", "metric", "train_fraction"])["test"]
+            .agg(mean="mean", std=lambda s: s.std(ddof=0), seeds="count").reset_index())
+
+
+def plot_label_efficiency(table: pd.DataFrame, out: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(table["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        t = table[table["task"] == task]
+        for i, ((method, readout), g) in enumerate(t.groupby(["method", "readout"], sort=False)):
+            g = g.sort_values("train_fraction")
+            ax.errorbar(g["train_fraction"] * 100, g["mean"], yerr=g["std"], marker="o", capsize=3,
+                        color=f"C{i}", label=f"{method} ({readout})")
+        ax.set_xscale("log")
+        ax.set_xticks([10, 25, 50, 100], ["10", "25", "50", "100"])
+        ax.set_xlabel("training labels used (%)")
+        ax.set_ylabel(f"test {t['metric'].iloc[0]}")
+        ax.set_title(task)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=150)
+    plt.close(fig)
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", help="per-run CSV (task, method, readout, seed, train_fraction, metric, test)")
+    parser.add_argument("--out", required=True, help="PNG to write (the table goes beside it as CSV)")
+    parser.add_argument("--methods", nargs="+", help="only these method labels")
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.results)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: results file not found")
+    rows = pd.read_csv(path)
+    if args.methods:
+        rows = rows[rows["method"].isin(args.methods)]
+    table = efficiency_table(rows)
+    plot_label_efficiency(table, args.out)
+    table.to_csv(Path(args.out).with_suffix(".csv"), index=False)
+    print(table.to_string(index=False))
+    return 0

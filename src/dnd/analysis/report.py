@@ -1,0 +1,52 @@
+"""The analyses `dnd run` writes after finetuning: distillation curves (Figure 3), label
+efficiency, and attention vs 3D distance (Figure 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dnd.analysis.curves import epoch_losses, plot_curves
+from dnd.analysis.label_efficiency import efficiency_table, plot_label_efficiency
+
+
+def write_analyses(cfg, students: dict[str, Path | None], rows: list[dict[str, Any]], work: Path,
+                   results: Path) -> None:
+    from dnd.pipeline import METHOD_LABELS
+
+    pd.DataFrame(rows).to_csv(results / "all_runs.csv", index=False)
+    distilled = {METHOD_LABELS[m]: epoch_losses(work / m) for m in ("dnd-graph", "dnd-node") if students.get(m)}
+    if distilled:
+        plot_curves(distilled, results / "distill_curves.png", title="distillation loss (MSE)")
+        pd.concat([t.assign(run=k) for k, t in distilled.items()]).to_csv(results / "distill_curves.csv", index=False)
+    if students.get("infomax"):
+        plot_curves({"3DInfomax": epoch_losses(work / "infomax")}, results / "infomax_curves.png",
+                    title="3DInfomax NT-Xent loss")
+    le = cfg.label_efficiency
+    df = pd.DataFrame(rows)
+    if le.tasks and len(df):
+        labels = [METHOD_LABELS[m] for m in le.methods]
+        sel = df[df["task"].isin(le.tasks) & df["method"].isin(labels) & (df["readout"] == le.readout)]
+        table = efficiency_table(sel)
+        table.to_csv(results / "label_efficiency.csv", index=False)
+        plot_label_efficiency(table, results / "label_efficiency.png")
+    if cfg.attention.enabled:
+        _attention(cfg, students, results)
+
+
+def _attention(cfg, students: dict[str, Path | None], results: Path) -> None:
+    from dnd.analysis.attention import compare_students
+    from dnd.pipeline import METHOD_LABELS, _stage_configs, load_corpus
+    from dnd.training.denoise import split_records
+
+    _, distill, _, _ = _stage_configs(cfg)
+    if distill.student.encoder != "tokengt":
+        return
+    # the molecules the students did not pretrain on: the held-out part of the corpus
+    _, val = split_records(load_corpus(cfg.corpus), distill.val_fraction, distill.trainer.seed)
+    specs = {METHOD_LABELS[m]: (str(p) if p else f"random:{distill.student.preset}")
+             for m, p in students.items() if m in METHOD_LABELS}
+    compare_students(specs, val[: cfg.attention.molecules], results / "attention_vs_distance.png",
+                     results / "attention_vs_distance.csv")
