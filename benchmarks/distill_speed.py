@@ -7,7 +7,7 @@ cache instead. The one-off cost of writing the cache is reported too, with the n
 after which caching has paid for itself.
 
     python benchmarks/distill_speed.py --teacher runs/denoise-cpu-small/checkpoints/last.ckpt \
-        --source qm9 --path ../shared/data/qm9/qm9pack_qm9_coords_props.csv.xz --limit 1024
+        --source qm9 --path ../shared/data/qm9/qm9pack_qm9_coords_props.csv.xz --sample 1024
 Without --teacher an untrained teacher of --teacher-preset is used (speed does not depend on
 the weights).
 """
@@ -26,7 +26,7 @@ from dnd.data.loader import make_loader
 from dnd.models.registry import preset_config as encoder_preset
 from dnd.models.teacher import Teacher, load_teacher
 from dnd.models.teacher import preset_config as teacher_preset
-from dnd.training.denoise import SOURCES, load_records
+from dnd.training.denoise import SOURCES, load_records, sample_records
 from dnd.training.distill import DistillModule
 from dnd.training.teacher_cache import CachedTeacherDataset, TeacherFeatureCache, write_teacher_cache
 
@@ -63,7 +63,9 @@ def main() -> None:
     p.add_argument("--variant", choices=("node", "graph"), default="node")
     p.add_argument("--source", choices=SOURCES, default="embedded")
     p.add_argument("--path")
-    p.add_argument("--limit", type=int, default=1024)
+    p.add_argument("--limit", type=int, help="read at most this many molecules (the first ones)")
+    p.add_argument("--sample", type=int, default=1024, help="then a seeded random subset of this many")
+    p.add_argument("--cache-dir", help="featurized-record cache folder")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=15)
     p.add_argument("--warmup", type=int, default=3)
@@ -74,7 +76,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    records = load_records(args.source, args.path, args.limit, None)
+    records = sample_records(load_records(args.source, args.path, args.limit, args.cache_dir), args.sample, 0)
     teacher = load_teacher(args.teacher) if args.teacher else Teacher(teacher_preset(args.teacher_preset)).freeze()
     module = DistillModule(args.encoder, encoder_preset(args.encoder, args.preset), teacher.hidden_dim,
                            {"variant": args.variant}, {}, teacher=teacher)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from conformers import paired_records
 
@@ -13,6 +14,17 @@ from dnd.training.denoise import DenoiseModule
 from dnd.training.optim import OptimConfig
 from dnd.training.pretrain import StudentSpec
 from dnd.training.trainer import TrainerConfig
+
+
+@pytest.fixture(scope="module", autouse=True)
+def single_thread():
+    """One intra-op thread while these tests run: the tiny models' ops gain nothing from threads,
+    and on a busy shared CPU OpenMP barriers make them 10-100x slower (measured: a tiny teacher
+    forward took 2 s with 2 threads and 8 ms with 1 at load 8 on 2 cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def write_teacher_ckpt(path: Path, seed: int = 0) -> Path:

@@ -9,7 +9,7 @@ import torch
 
 from conformers import paired_records
 from dnd.data.loader import make_loader
-from dnd.models.teacher import NoiseHead, Teacher, load_teacher, preset_config
+from dnd.models.teacher import NoiseHead, Teacher, featurizer_version, load_teacher, preset_config
 from dnd.objectives.denoise import denoising_loss, denoising_step, perturb
 from dnd.training.checkpoint import CheckpointError
 from dnd.training.denoise import (PAPER_LR_FLOOR, PAPER_PEAK_LR, DenoiseModule, add_arguments,
@@ -148,7 +148,8 @@ def test_resume_continues_from_last_checkpoint(run_dir, records):
 
 def test_checkpoint_round_trip_gives_identical_outputs(records, batch, tmp_path):
     torch.manual_seed(0)
-    module = DenoiseModule(teacher=preset_config("tiny").to_dict(), optim={"lr": 1e-3})
+    module = DenoiseModule(teacher=preset_config("tiny").to_dict(), optim={"lr": 1e-3},
+                           featurizer_version=featurizer_version())
     trainer = L.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False)
     trainer.fit(module, make_loader(records, 4, shuffle=True))
@@ -159,7 +160,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(records, batch, tmp_path)
         expected = module.teacher.encode(batch)
     loaded = load_teacher(path)
     assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
-    assert loaded.config == module.teacher.config and loaded.featurizer_version
+    assert loaded.config == module.teacher.config and loaded.featurizer_version == featurizer_version()
     assert torch.equal(loaded.encode(batch), expected)
 
 

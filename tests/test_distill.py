@@ -8,7 +8,7 @@ import copy
 import pandas as pd
 import pytest
 import torch
-from pretrain_helpers import fast_settings, records, write_teacher_ckpt
+from pretrain_helpers import fast_settings, records, single_thread, write_teacher_ckpt  # noqa: F401
 from torch import nn
 
 from dnd.cli import main as cli_main

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from pretrain_helpers import fast_settings, records, write_teacher_ckpt
+from pretrain_helpers import fast_settings, records, single_thread, write_teacher_ckpt  # noqa: F401
 
 from dnd.models.registry import load_encoder
 from dnd.objectives.infomax import InfomaxConfig, ProjectionHead, contrastive_accuracy, nt_xent

@@ -221,6 +221,19 @@ def test_sdf_bad_records_are_reported(tmp_path):
         load_paired("sdf", path, strict=True, workers=1)
 
 
+def test_sdf_without_hydrogens_rejected_or_completed(tmp_path):
+    mol, _ = _ethanol()
+    heavy = Chem.RemoveHs(mol)
+    path = tmp_path / "heavy.sdf"
+    _write_sdf(path, [heavy])
+    report = Report()
+    assert load_paired("sdf", path, report=report, workers=1) == []
+    assert "hydrogen(s) without coordinates" in report.entries[0].reason
+    (rec,) = load_paired("sdf", path, add_missing_hs=True, workers=1)
+    assert rec.z.tolist() == [6, 6, 8] + [1] * 6
+    assert_corresponds(rec)
+
+
 def test_qm9_row_whose_elements_disagree_with_smiles(tmp_path, shared_file):
     src = shared_file(QM9)
     with lzma.open(src, "rt") as f:

@@ -41,7 +41,12 @@ class CorpusConfig:
 
     source: str = "embedded"
     path: str | None = None
-    limit: int | None = None
+    limit: int | None = None          # read at most this many records of the file, in file order
+    sample: int | None = None         # then keep a seeded random subset of this size
+    seed: int = 0
+    # QM9 only: keep the molecules of 3DInfomax's training pool slice [start, stop) (its
+    # pretraining subset is [0, 50000]; finetuning then uses train_offset=50000)
+    qm9_pool: list[int] | None = None
     cache_dir: str | None = None
 
 
@@ -71,7 +76,8 @@ class ExperimentConfig:
     finetune: dict[str, Any] = field(default_factory=dict)
     tasks: list[str] = field(default_factory=list)
     data_root: str | None = None
-    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-task load_task options
+    # load_task options per task name ("*": every task), e.g. {"*": {"train_offset": 50000}}
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     methods: list[str] = field(default_factory=lambda: list(METHODS))
     readouts: list[str] = field(default_factory=lambda: ["mp", "vn"])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
@@ -199,15 +205,35 @@ def _stage_configs(cfg: ExperimentConfig):
 
 
 def load_corpus(c: CorpusConfig):
+    """The corpus records. `sample` draws a random subset because files such as QM9 are ordered
+    by molecule size: their first N records are not representative."""
     if c.source == "embedded":
         from dnd.data.embedded import qm9_paired
 
-        return qm9_paired(limit=c.limit)
-    from dnd.data.paired import load_paired
+        records = qm9_paired(limit=c.limit)
+    else:
+        from dnd.data.paired import load_paired
 
-    if not c.path:
-        raise ValueError(f"corpus source {c.source!r} needs a path")
-    return load_paired(c.source, c.path, limit=c.limit, cache_dir=c.cache_dir)
+        if not c.path:
+            raise ValueError(f"corpus source {c.source!r} needs a path")
+        records = load_paired(c.source, c.path, limit=c.limit, cache_dir=c.cache_dir)
+    if c.qm9_pool is not None:
+        records = _qm9_pool_subset(records, c.path, *c.qm9_pool)
+    if c.sample is not None and c.sample < len(records):
+        import numpy as np
+
+        keep = np.sort(np.random.default_rng(c.seed).choice(len(records), c.sample, replace=False))
+        records = [records[i] for i in keep]
+    return records
+
+
+def _qm9_pool_subset(records, path: str, start: int, stop: int):
+    from dnd.data.tasks.build import read_table
+    from dnd.data.tasks.qm9 import qm9_split
+
+    index = read_table(path, ["Index"], usecols=["Index"])["Index"].sort_values().to_numpy()
+    wanted = set(index[qm9_split(len(index), train_size=stop - start, train_offset=start)["train"]].tolist())
+    return [r for r in records if int(str(r.mol_id).rsplit("_", 1)[1]) in wanted]
 
 
 def pretrain(cfg: ExperimentConfig, work: Path) -> dict[str, Path | None]:
@@ -287,6 +313,10 @@ def finetune_jobs(cfg: ExperimentConfig, students: dict[str, Path | None]) -> li
     return jobs
 
 
+def task_options(cfg: ExperimentConfig, task: str) -> dict[str, Any]:
+    return cfg.task_options.get("*", {}) | cfg.task_options.get(task, {})
+
+
 def _run_job(cfg: ExperimentConfig, job: dict[str, Any], work: Path, threads: int | None) -> dict[str, Any]:
     import torch
 
@@ -300,15 +330,15 @@ def _run_job(cfg: ExperimentConfig, job: dict[str, Any], work: Path, threads: in
                       train_fraction=job["fraction"],
                       trainer=replace(finetune.trainer, seed=job["seed"], progress=False))
     folder = work / "finetune" / job["task"] / job["method"] / job["readout"] / f"frac{job['fraction']:g}" / f"seed{job['seed']}"
-    options = cfg.task_options.get(job["task"], {})
+    options = task_options(cfg, job["task"])
     key = fingerprint(dataclasses.asdict(run_cfg), job.get("init_key"), options, cfg.data_root)
     stage = Stage(folder, key, folder / "metrics.json")
 
     def work_fn(resume: bool) -> None:
         from dnd.training.finetune import run_finetune
 
-        task = load_task(job["task"], root=cfg.data_root, seed=job["seed"],
-                         cache_dir=str(work / "task_cache"), **options)
+        # one split per task (seed 0 for random splits); finetuning seeds vary the model only
+        task = load_task(job["task"], root=cfg.data_root, cache_dir=str(work / "task_cache"), **options)
         run_finetune(run_cfg, task, folder, resume=resume)
 
     stage.run(f"finetune {job['task']} {job['method']} {job['readout']} frac={job['fraction']:g} seed={job['seed']}",
@@ -326,7 +356,7 @@ def run_finetuning(cfg: ExperimentConfig, jobs: list[dict[str, Any]], work: Path
     from dnd.data.tasks import load_task
 
     for task in sorted({j["task"] for j in jobs}):
-        load_task(task, root=cfg.data_root, cache_dir=str(work / "task_cache"), **cfg.task_options.get(task, {}))
+        load_task(task, root=cfg.data_root, cache_dir=str(work / "task_cache"), **task_options(cfg, task))
     with ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_run_job, cfg, job, work, threads) for job in jobs]
         return [f.result() for f in futures]

@@ -22,6 +22,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from dnd.data.embedded import EMBEDDED_TASK, ogb_root, qm9_paired
+from dnd.data.tasks import load_task
+from dnd.inference.predict import predict_file
+from dnd.objectives.distill import DistillConfig
+from dnd.training.denoise import preset as denoise_preset
+from dnd.training.denoise import run_denoise
+from dnd.training.distill import DistillRunConfig, run_distill
+from dnd.training.finetune import FinetuneConfig, load_finetuned, run_finetune, write_summary
+from dnd.training.pretrain import StudentSpec
 from dnd.training.trainer import TrainerConfig
 
 # Shown in the prediction demo: ethanol, benzene, aspirin, caffeine, an unparsable string.
@@ -31,11 +40,11 @@ DEMO_SMILES = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "Cn1cnc2c1c(=O)n(C)c(
 @dataclass
 class QuickstartConfig:
     molecules: int = 1000          # embedded QM9 molecules used for both pretraining stages
-    denoise_epochs: int = 2
-    distill_epochs: int = 4
-    finetune_epochs: int = 15
+    denoise_epochs: int = 1
+    distill_epochs: int = 3
+    finetune_epochs: int = 10
     finetune_lr: float = 1e-3
-    finetune_batch_size: int = 32
+    finetune_batch_size: int = 64
     seed: int = 0
 
 
@@ -60,16 +69,6 @@ def _done(t0: float, what: str) -> None:
 
 def run_quickstart(cfg: QuickstartConfig, out_dir: str | Path) -> dict:
     """Runs the four stages into `out_dir`; returns the finetuning results and output paths."""
-    from dnd.data.embedded import EMBEDDED_TASK, ogb_root, qm9_paired
-    from dnd.data.tasks import load_task
-    from dnd.inference.predict import predict_file
-    from dnd.objectives.distill import DistillConfig
-    from dnd.training.denoise import preset as denoise_preset
-    from dnd.training.denoise import run_denoise
-    from dnd.training.distill import DistillRunConfig, run_distill
-    from dnd.training.finetune import FinetuneConfig, load_finetuned, run_finetune, write_summary
-    from dnd.training.pretrain import StudentSpec
-
     _quiet_lightning()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -83,8 +82,9 @@ def run_quickstart(cfg: QuickstartConfig, out_dir: str | Path) -> dict:
     _done(t0, f"{len(records)} molecules, {cfg.denoise_epochs} epochs -> {teacher}")
 
     t0 = _stage("2/4 distill: D&D-NODE into a tiny TokenGT student")
+    # cached: the teacher runs once over the corpus instead of once per batch and epoch
     scfg = DistillRunConfig(student=StudentSpec("tokengt", "tiny"), objective=DistillConfig(variant="node"),
-                            trainer=_trainer(cfg.distill_epochs, cfg.seed), batch_size=32)
+                            trainer=_trainer(cfg.distill_epochs, cfg.seed), batch_size=32, cached=True)
     scfg.optim = replace(scfg.optim, lr=1e-3, warmup_steps=20)
     student = run_distill(scfg, records, teacher, out / "student")
     _done(t0, f"{cfg.distill_epochs} epochs -> {student}")
@@ -95,9 +95,9 @@ def run_quickstart(cfg: QuickstartConfig, out_dir: str | Path) -> dict:
     base = FinetuneConfig(preset="tiny", readout="mp", lr=cfg.finetune_lr, warmup_epochs=1,
                           batch_size=cfg.finetune_batch_size, trainer=_trainer(cfg.finetune_epochs, cfg.seed))
     results = []
-    for label, init in (("D&D-NODE", str(student)), ("RandInit", None)):
+    for label, folder, init in (("D&D-NODE", "dnd-node", str(student)), ("RandInit", "randinit", None)):
         t1 = time.perf_counter()
-        results.append(run_finetune(replace(base, init=init, method=label), task, out / "finetune" / label))
+        results.append(run_finetune(replace(base, init=init, method=label), task, out / "finetune" / folder))
         r = results[-1]
         print(f"   {label:9s} best epoch {r['best_epoch']:2d}: valid {r['metric']} {r['valid']:.3f}, "
               f"test {r['metric']} {r['test']:.3f} ({time.perf_counter() - t1:.0f} s)", flush=True)

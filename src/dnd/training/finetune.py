@@ -73,6 +73,7 @@ class FinetuneConfig:
     min_lr_ratio: float = 0.0
     batch_size: int = 128
     train_fraction: float = 1.0        # seeded subsample of the training split (label efficiency)
+    max_train: int | None = None       # cap on training molecules after the fraction (CPU-scale runs)
     standardize_targets: bool = True   # regression: L1 on z-scores (see module docstring)
     num_workers: int = 0
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(
@@ -238,14 +239,17 @@ def predict_records(model: FinetuneModule, records: Sequence, batch_size: int = 
 # one run
 # --------------------------------------------------------------------------------------------
 
-def subsample_train(records: Sequence, fraction: float, seed: int) -> list:
-    """A seeded subset of `fraction` of the records (at least one), kept in original order."""
+def subsample_train(records: Sequence, fraction: float, seed: int, max_count: int | None = None) -> list:
+    """A seeded subset of `fraction` of the records (at least one, at most `max_count`), kept in
+    original order."""
     if not 0 < fraction <= 1:
         raise ValueError(f"train fraction must be in (0, 1], got {fraction}")
-    if fraction == 1:
-        return list(records)
     n = len(records)
     k = max(1, int(round(fraction * n)))
+    if max_count is not None:
+        k = min(k, max_count)
+    if k == n:
+        return list(records)
     idx = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
     return [records[i] for i in idx]
 
@@ -301,7 +305,7 @@ def run_finetune(cfg: FinetuneConfig, task_data: TaskData, out_dir: str | Path,
     seed = cfg.trainer.seed
     L.seed_everything(seed, workers=True, verbose=False)
     spec = training_spec(task_data, cfg.standardize_targets)
-    train = subsample_train(task_data.train, cfg.train_fraction, seed)
+    train = subsample_train(task_data.train, cfg.train_fraction, seed, cfg.max_train)
     if not train or not task_data.valid:
         raise ValueError(f"task {spec.name}: training and validation splits must be non-empty")
     name, config, state = _initial_encoder(cfg, train)

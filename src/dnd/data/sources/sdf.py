@@ -22,6 +22,9 @@ from dnd.data.sources import open_text
 class Options:
     # SDF data fields copied, in this order, into `y` ([1, T] float); empty: no y.
     target_fields: tuple[str, ...] = ()
+    # Heavy-atom-only SDFs: place the missing hydrogens geometrically (RDKit addCoords) instead
+    # of rejecting the record. Off by default: such H positions are not the source's geometry.
+    add_missing_hs: bool = False
 
 
 def read_items(path: Path, limit: int | None, options: Options) -> Iterator[tuple[str, tuple]]:
@@ -61,6 +64,9 @@ def build(payload: tuple, label: str, options: Options) -> list[PairedArrays]:
         raise RecordError("record has no coordinates (every atom at the origin)")
     if not mol.GetConformer().Is3D():
         raise RecordError("record has 2D coordinates only (no 3D conformer)")
+    if options.add_missing_hs and any(a.GetTotalNumHs() for a in mol.GetAtoms()):
+        mol = Chem.AddHs(mol, addCoords=True)  # appended after the existing atoms
+        pos = conformer_positions(mol)
     y = None
     if options.target_fields:
         try:

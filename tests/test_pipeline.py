@@ -1,0 +1,72 @@
+"""`dnd run`: every committed config parses into typed stage configs, and the tiny config runs the
+whole pipeline (denoise, distill x2, infomax, finetune, tables, analyses) and is reused on rerun."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dnd.cli import main
+from dnd.pipeline import (ExperimentConfig, _stage_configs, apply_overrides, finetune_jobs, load_config,
+                          run_experiment)
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_config_parses_and_plans(path, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("DND_DATA", str(tmp_path))
+    cfg = load_config(path)
+    denoise, distill, infomax, finetune = _stage_configs(cfg)
+    assert cfg.name == path.stem
+    assert distill.student.encoder == finetune.encoder
+    jobs = finetune_jobs(cfg, {"randinit": None, "infomax": Path("i"), "dnd-graph": Path("g"), "dnd-node": Path("n")})
+    expected = len(cfg.tasks) * len(cfg.methods) * len(cfg.readouts) * len(cfg.seeds)
+    assert len([j for j in jobs if j["fraction"] == 1.0]) >= expected
+    assert main(["run", str(path), "--check"]) == 0
+    assert f"{len(jobs)} finetuning runs" in capsys.readouterr().out
+
+
+def test_unknown_setting_is_named():
+    with pytest.raises(ValueError, match="finetune.*'learning_rate'"):
+        _stage_configs(ExperimentConfig(name="x", finetune={"learning_rate": 1.0}))
+    with pytest.raises(ValueError, match="unknown method"):
+        ExperimentConfig(name="x", methods=["dnd-edge"])
+    base = ExperimentConfig(name="x")
+    assert apply_overrides(base, {"corpus": {"sample": 5}}).corpus.sample == 5
+    assert base.corpus.sample is None
+
+
+def test_unset_environment_variable_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("DND_NOT_SET", raising=False)
+    path = tmp_path / "c.yaml"
+    path.write_text("name: c\ndata_root: ${DND_NOT_SET}/x\n")
+    with pytest.raises(ValueError, match="DND_NOT_SET"):
+        load_config(path)
+
+
+def test_tiny_pipeline_end_to_end_and_reuse(tmp_path, capsys):
+    cfg = load_config(CONFIGS[[p.stem for p in CONFIGS].index("tiny")])
+    cfg = apply_overrides(cfg, {"results_dir": str(tmp_path / "results"), "work_dir": str(tmp_path / "runs")})
+    out = run_experiment(cfg, "name: tiny\n")
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["method"]) == {"RandInit", "3DInfomax", "D&D-GRAPH", "D&D-NODE"}
+    assert set(summary["readout"]) == {"mp", "vn"}
+    assert summary["test_mean"].notna().all() and (summary["test_mean"] > 0).all()
+    runs = pd.read_csv(out / "all_runs.csv")
+    assert (runs["n_train"] <= 256).all()
+    assert sorted(runs.loc[runs["train_fraction"] < 1, "method"]) == ["D&D-NODE", "RandInit"]
+    eff = pd.read_csv(out / "label_efficiency.csv")
+    assert sorted(eff["train_fraction"].unique()) == [0.25, 1.0]
+    attention = pd.read_csv(out / "attention_vs_distance.csv")
+    assert set(attention["student"]) == {"RandInit", "3DInfomax", "D&D-GRAPH", "D&D-NODE"}
+    assert attention["abs_r"].between(0, 1).all()
+    for png in ("distill_curves.png", "label_efficiency.png", "attention_vs_distance.png"):
+        assert (out / png).stat().st_size > 1000
+    curves = pd.read_csv(out / "distill_curves.csv")
+    assert set(curves["run"]) == {"D&D-GRAPH", "D&D-NODE"}
+
+    capsys.readouterr()
+    run_experiment(cfg)
+    log = capsys.readouterr().out
+    assert "[run]" not in log and log.count("[reuse]") == 4 + len(runs)
