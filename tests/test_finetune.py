@@ -105,6 +105,8 @@ def test_train_fraction_subsamples_reproducibly():
     a, b, c = subsample_train(recs, 0.1, 0), subsample_train(recs, 0.1, 0), subsample_train(recs, 0.1, 1)
     assert a == b and a != c and len(a) == 5 and a == sorted(a)
     assert subsample_train(recs, 1.0, 3) == recs
+    capped = subsample_train(recs, 0.5, 0, max_count=7)
+    assert len(capped) == 7 and capped == subsample_train(recs, 0.5, 0, max_count=7)
     with pytest.raises(ValueError):
         subsample_train(recs, 0.0, 0)
 
@@ -139,8 +141,15 @@ def test_run_finetune_reports_best_epoch_scores_from_reloaded_checkpoint(regress
     again = predict_records(load_finetuned(result["checkpoint"]), task.test)
     np.testing.assert_allclose(preds, again, rtol=0, atol=0)
     assert np.all(np.abs(preds - model.spec.mean[0]) < 5 * model.spec.std[0])
-    # the selected epoch is the best validation epoch among those logged
+    # the optimiser really ran with the decayed groups: 18 molecules / batch 8 = 3 steps per epoch,
+    # 1 warmup epoch; the LR monitor logs each group's lr per step
     log = pd.read_csv(out / "logs" / "metrics.csv")
+    lrs = log.dropna(subset=["lr-AdamW/head"]).set_index("step")
+    assert lrs.loc[1, "lr-AdamW/head"] == pytest.approx(5e-4 / 3)
+    assert lrs.loc[3, "lr-AdamW/head"] == pytest.approx(5e-4)
+    for i, power in ((0, 3), (1, 2), (2, 1)):  # tiny TokenGT: embeddings + 2 layers
+        np.testing.assert_allclose(lrs[f"lr-AdamW/encoder.{i}"], lrs["lr-AdamW/head"] * 0.65 ** power)
+    # the selected epoch is the best validation epoch among those logged
     val = log.dropna(subset=["val/mae"])
     assert result["best_epoch"] == int(val.loc[val["val/mae"].idxmin(), "epoch"])
 
@@ -158,3 +167,35 @@ def test_classification_with_missing_labels_trains_and_summarises(tmp_path):
     assert row["test_mean"] == pytest.approx(np.mean([r["test"] for r in results]))
     assert row["test_std"] == pytest.approx(np.std([r["test"] for r in results]))
     assert "± " in paths["markdown"].read_text() and paths["csv"].is_file()
+
+
+def test_init_from_student_checkpoint_loads_its_weights_and_names_the_method(tmp_path):
+    from dnd.models.registry import build_encoder, encoder_config_dict
+    student = build_encoder("tokengt", preset_config("tokengt", "tiny"))
+    for p in student.parameters():
+        torch.nn.init.normal_(p, std=0.3)  # clearly not a fresh initialisation
+    name, config = encoder_config_dict(student)
+    path = tmp_path / "student.ckpt"
+    torch.save({"state_dict": {f"student.{k}": v for k, v in student.state_dict().items()},
+                "hyper_parameters": {"encoder_name": name, "encoder_config": config, "stage": "distill",
+                                     "objective": {"variant": "node"}}}, path)
+    result = train_tiny(tmp_path / "ft", epochs=1, init=str(path), lr=0.0)  # lr 0: weights stay put
+    assert result["method"] == "D&D-NODE"
+    finetuned = load_finetuned(result["checkpoint"]).encoder.state_dict()
+    for k, v in student.state_dict().items():
+        torch.testing.assert_close(finetuned[k], v)
+
+
+def test_cli_on_embedded_task_with_seeds_readouts_and_train_fraction(tmp_path, capsys):
+    from dnd.cli import main
+    from dnd.data.embedded import EMBEDDED_TASK, ogb_root
+    out = tmp_path / "cli"
+    assert main(["finetune", "--task", EMBEDDED_TASK, "--data-root", str(ogb_root()), "--preset", "tiny",
+                 "--readout", "mp", "vn", "--seeds", "0", "1", "--train-fraction", "0.05", "--epochs", "1",
+                 "--batch-size", "32", "--no-progress", "--out", str(out)]) == 0
+    runs = pd.read_csv(out / "results.csv")
+    assert len(runs) == 4 and set(runs["readout"]) == {"mp", "vn"} and (runs["n_train"] == 45).all()
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary[["readout", "seeds"]].values.tolist() == [["mp", 2], ["vn", 2]]
+    assert (out / "vn" / "seed1" / "checkpoints" / "best.ckpt").is_file()
+    assert "| ogbg-molesol | RandInit | vn | 0.05 | rmse ↓ |" in capsys.readouterr().out

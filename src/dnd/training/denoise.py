@@ -62,7 +62,7 @@ def preset(name: str) -> DenoiseConfig:
         return DenoiseConfig(teacher, OptimConfig(lr=PAPER_PEAK_LR, warmup_steps=10_000, min_lr_ratio=ratio,
                                                   warmup_start_ratio=ratio),
                              TrainerConfig(max_epochs=30, checkpoint_every_n_steps=5_000), batch_size=70)
-    if name == "cpu-small":
+    if name in ("cpu-small", "cpu-fast"):
         return DenoiseConfig(teacher, OptimConfig(lr=PAPER_PEAK_LR, warmup_steps=300, min_lr_ratio=0.01),
                              TrainerConfig(max_epochs=5, checkpoint_every_n_steps=500, log_every_n_steps=10),
                              batch_size=32)

@@ -189,15 +189,16 @@ class FinetuneModule(L.LightningModule):
     def validation_step(self, batch, batch_idx):
         loss, out = self._loss(batch)
         self.log("val/loss", loss, on_epoch=True, batch_size=batch.num_graphs)
-        self._val_outputs.append((self.to_units(out).detach().cpu(), batch.y.reshape(out.shape).cpu()))
+        self._val_outputs.append((self.to_units(out).detach(), batch.y.reshape(out.shape)))
 
     def on_validation_epoch_end(self):
         outputs, self._val_outputs = self._val_outputs, []
         if self.trainer.sanity_checking or not outputs:
             return  # a couple of sanity batches may lack a class; the metric is meaningless there
-        pred = torch.cat([o[0] for o in outputs]).double().numpy()
-        true = torch.cat([o[1] for o in outputs]).double().numpy()
-        metric = evaluate(self.spec, true, pred)[self.spec.metric]
+        pred, true = (torch.cat([o[i] for o in outputs]) for i in (0, 1))
+        if self.trainer.world_size > 1:  # DDP: every rank scores the whole (padded) validation set
+            pred, true = (self.all_gather(t).flatten(0, 1) for t in (pred, true))
+        metric = evaluate(self.spec, true.double().cpu().numpy(), pred.double().cpu().numpy())[self.spec.metric]
         self.log(f"val/{self.spec.metric}", metric, prog_bar=True)
 
     def configure_optimizers(self):
@@ -293,6 +294,11 @@ def _initial_encoder(cfg: FinetuneConfig, train: Sequence) -> tuple[str, dict, d
     return (*encoder_config_dict(encoder), None)
 
 
+def _eval_device(cfg: TrainerConfig) -> torch.device:
+    gpu = cfg.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    return torch.device("cuda" if gpu else "cpu")
+
+
 def run_finetune(cfg: FinetuneConfig, task_data: TaskData, out_dir: str | Path,
                  resume: bool = False) -> dict[str, Any]:
     """Finetune once (seed = cfg.trainer.seed) and return its metrics (also in OUT/metrics.json).
@@ -326,7 +332,7 @@ def run_finetune(cfg: FinetuneConfig, task_data: TaskData, out_dir: str | Path,
     best = next(c for c in trainer.checkpoint_callbacks if c.monitor == monitor)
     if not best.best_model_path:
         raise RuntimeError(f"{out}: no validation epoch finished, so there is no model to select")
-    selected = load_finetuned(best.best_model_path)
+    selected = load_finetuned(best.best_model_path).to(_eval_device(cfg.trainer))
     scores: dict[str, Any] = {}
     for split in ("valid", "test"):
         records = task_data.valid if split == "valid" else task_data.test
@@ -406,6 +412,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--task-cache", default=None, help="folder to cache the featurized task in")
     g.add_argument("--train-fraction", type=float, default=d.train_fraction,
                    help="finetune on a seeded random fraction of the training split (valid/test untouched)")
+    g.add_argument("--max-train", type=int, default=None,
+                   help="cap on training molecules after --train-fraction (CPU-scale runs)")
     g.add_argument("--raw-targets", action="store_true",
                    help="regression: L1 on raw labels instead of train-standardised ones")
     g = parser.add_argument_group("model")
@@ -437,7 +445,7 @@ def config_from_args(args: argparse.Namespace, readout: str) -> FinetuneConfig:
         head=HeadConfig(hidden_dim=args.head_hidden, num_layers=args.head_layers, dropout=args.head_dropout),
         lr=args.lr, weight_decay=args.weight_decay, layer_decay=args.layer_decay,
         warmup_epochs=args.warmup_epochs, min_lr_ratio=args.min_lr_ratio, batch_size=args.batch_size,
-        train_fraction=args.train_fraction, standardize_targets=not args.raw_targets,
+        train_fraction=args.train_fraction, max_train=args.max_train, standardize_targets=not args.raw_targets,
         num_workers=args.num_workers, trainer=trainer_config_from_args(args))
 
 
