@@ -22,7 +22,7 @@ import torch
 from torchmdnet.models.torchmd_et import TorchMD_ET
 
 from dnd.data.loader import make_loader
-from dnd.models.teacher import TeacherConfig
+from dnd.models.teacher import PRESETS, TeacherConfig
 from dnd.training.denoise import DenoiseModule, load_records, preset, sample_records
 
 
@@ -102,7 +102,7 @@ def main(argv=None) -> None:
     p.add_argument("--limit", type=int, help="read at most this many molecules")
     p.add_argument("--sample", type=int, default=2000, help="random subset of this many (seeded)")
     p.add_argument("--cache-dir")
-    p.add_argument("--preset", default="cpu-small", choices=("paper", "cpu-small", "tiny"))
+    p.add_argument("--preset", default="cpu-small", choices=tuple(PRESETS))
     p.add_argument("--batch-size", type=int, help="default: the preset's")
     p.add_argument("--steps", type=int, default=20, help="timed steps per run")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each run")

@@ -5,6 +5,10 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# Tiny models on a 2-core runner: one thread avoids OpenMP oversubscription, several times faster.
+torch.set_num_threads(1)
 
 _DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -188,3 +188,25 @@ def test_cli_preset_and_overrides():
                                               "--hidden-channels", "48", "--lr", "2e-3"]))
     assert (cfg.trainer.max_epochs, cfg.sigma, cfg.teacher.hidden_channels, cfg.optim.lr) == (7, 0.1, 48, 2e-3)
     assert cfg.teacher.num_layers == preset_config("tiny").num_layers
+
+
+def test_resumed_run_keeps_its_csv_history(tmp_path):
+    """Lightning's CSV logger deletes metrics.csv on restart; ours continues it, and a fresh run
+    in a used folder sets the old log aside instead of deleting it."""
+    from dnd.training.trainer import TrainerConfig, build_trainer
+
+    out = tmp_path / "run"
+    logs = out / "logs"
+    logs.mkdir(parents=True)
+    (logs / "metrics.csv").write_text("epoch,step,train_loss\n0,9,0.5\n")
+    trainer = build_trainer(TrainerConfig(progress=False), out, resume=True)
+    writer = trainer.loggers[0].experiment
+    writer.log_metrics({"train_loss": 0.25, "epoch": 1}, step=19)
+    writer.save()
+    rows = (logs / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "epoch,step,train_loss" and rows[1] == "0,9,0.5" and rows[2].startswith("1,19,0.25")
+
+    build_trainer(TrainerConfig(progress=False), out, resume=False)
+    assert not (logs / "metrics.csv").exists()
+    kept = list(logs.glob("metrics.*.csv"))
+    assert len(kept) == 1 and "0,9,0.5" in kept[0].read_text()

@@ -63,6 +63,8 @@ def test_tiny_pipeline_end_to_end_and_reuse(tmp_path, capsys):
     assert attention["abs_r"].between(0, 1).all()
     for png in ("distill_curves.png", "label_efficiency.png", "attention_vs_distance.png"):
         assert (out / png).stat().st_size > 1000
+    table = (out / "table.md").read_text().splitlines()
+    assert len(table) == 2 + 8 and "ogbg-molesol (rmse ↓)" in table[0]
     curves = pd.read_csv(out / "distill_curves.csv")
     assert set(curves["run"]) == {"D&D-GRAPH", "D&D-NODE"}
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from dnd.analysis.plotting import pyplot, save_figure
 from dnd.data.loader import make_loader
 
 
@@ -79,11 +80,7 @@ def statistics_table(stats: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
 
 def plot_attention(table: pd.DataFrame, out: str | Path) -> Path:
     """Left: histogram of per-head |r| per student; right: attention-weighted distance per layer."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     labels = list(dict.fromkeys(table["student"]))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     bins = np.linspace(0, 1, 21)
@@ -102,12 +99,7 @@ def plot_attention(table: pd.DataFrame, out: str | Path) -> Path:
     ax2.legend(fontsize=8)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=150)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def build_student(spec: str):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from dnd.analysis.plotting import pyplot, save_figure
+
 
 def efficiency_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean and std (over seeds) of the test metric per task, method, readout and train fraction."""
@@ -16,11 +18,7 @@ def efficiency_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_label_efficiency(table: pd.DataFrame, out: str | Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     tasks = list(dict.fromkeys(table["task"]))
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -36,12 +34,7 @@ def plot_label_efficiency(table: pd.DataFrame, out: str | Path) -> Path:
         ax.set_title(task)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=150)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,11 +12,28 @@ from dnd.analysis.curves import epoch_losses, plot_curves
 from dnd.analysis.label_efficiency import efficiency_table, plot_label_efficiency
 
 
+def results_table(summary: pd.DataFrame) -> str:
+    """Markdown like the paper's Table 1: one row per method and readout, one column per task,
+    test mean ± std over seeds."""
+    from dnd.evaluation.metrics import higher_is_better
+
+    tasks = list(dict.fromkeys(summary["task"]))
+    metric = dict(zip(summary["task"], summary["metric"]))
+    head = [f"{t} ({metric[t]} {'↑' if higher_is_better(metric[t]) else '↓'})" for t in tasks]
+    lines = ["| method | readout | " + " | ".join(head) + " |", "|---|---|" + "---|" * len(tasks)]
+    for (method, readout), g in summary.groupby(["method", "readout"], sort=False):
+        cells = {r.task: f"{r.test_mean:.3f} ± {r.test_std:.3f}" for r in g.itertuples()}
+        lines.append(f"| {method} | {readout} | " + " | ".join(cells.get(t, "") for t in tasks) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_analyses(cfg, students: dict[str, Path | None], rows: list[dict[str, Any]], work: Path,
                    results: Path) -> None:
     from dnd.pipeline import METHOD_LABELS
 
     pd.DataFrame(rows).to_csv(results / "all_runs.csv", index=False)
+    if (results / "summary.csv").is_file():
+        (results / "table.md").write_text(results_table(pd.read_csv(results / "summary.csv")))
     distilled = {METHOD_LABELS[m]: epoch_losses(work / m) for m in ("dnd-graph", "dnd-node") if students.get(m)}
     if distilled:
         plot_curves(distilled, results / "distill_curves.png", title="distillation loss (MSE)")

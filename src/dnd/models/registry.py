@@ -9,7 +9,7 @@ Presets:
   table itself was not available to check), FFN 128 (TokenGT's own configs use FFN width = hidden width), Laplacian identifiers with
   k = 16 and random sign flips, attention dropout 0.1, dropout 0 (jw9730/tokengt pcqv2-lap.sh).
 - pna `paper`: 3DInfomax's QM9 PNA (see dnd.models.pna).
-- `cpu-small`: sizes that train at a useful speed on a few CPU cores (see notes/encoders.md);
+- `cpu-small`: sizes that train at a useful speed on a few CPU cores (see docs/encoders.md);
   TokenGT without attention dropout, because on CPU any attention dropout sends
   `scaled_dot_product_attention` from its fused kernel to a math fallback (1.3-2x slower
   per training step in our 2-core measurements).

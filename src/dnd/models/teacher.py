@@ -65,9 +65,9 @@ class TeacherConfig:
 
 # "paper": Table 5a of the D&D paper (8 layers, 8 heads, 768 dims, 64 RBF, cutoff 5 Å).
 # "cpu-small": the paper's depth, heads and RBF count at a third of the width, which is exactly
-#   the TorchMD-NET Zaidi et al. pretrained on PCQM4Mv2 (256 dims). Sized by
-#   measurement (README, "3D teacher"): one training step on 32 QM9 molecules costs ~1.0 s of
-#   single-core CPU time, so 20k molecules x 5 epochs take ~40-60 min on 2 cores.
+#   the TorchMD-NET Zaidi et al. pretrained on PCQM4Mv2 (256 dims). Sized by measurement
+#   (README, "3D teacher"): a training step on 32 QM9 molecules costs 1.0 s of single-core CPU
+#   time, so 20k molecules x 5 epochs (~2,970 steps) take under an hour on 2 cores.
 # "cpu-fast": half the depth and width of cpu-small (about 6x cheaper per step), for the whole
 #   CPU experiment of configs/cpu-small.yaml, where the teacher is one of many stages.
 # "tiny": tests and the quickstart.

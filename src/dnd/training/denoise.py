@@ -32,7 +32,7 @@ import torch
 from torch_geometric.data import Data
 
 from dnd.data.loader import make_loader
-from dnd.models.teacher import NoiseHead, Teacher, TeacherConfig, featurizer_version, preset_config
+from dnd.models.teacher import PRESETS, NoiseHead, Teacher, TeacherConfig, featurizer_version, preset_config
 from dnd.objectives.denoise import denoising_step
 from dnd.training.optim import OptimConfig, adamw_warmup_cosine
 from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, resume_path,
@@ -55,7 +55,7 @@ class DenoiseConfig:
 
 
 def preset(name: str) -> DenoiseConfig:
-    """A fresh DenoiseConfig for preset `name` ("paper", "cpu-small", "tiny")."""
+    """A fresh DenoiseConfig for preset `name` (a key of `dnd.models.teacher.PRESETS`)."""
     teacher = preset_config(name)
     if name == "paper":
         ratio = PAPER_LR_FLOOR / PAPER_PEAK_LR
@@ -162,10 +162,12 @@ def run_denoise(cfg: DenoiseConfig, records: Sequence[Data], out_dir: str | Path
     train_loader = make_loader(train, cfg.batch_size, shuffle=True, seed=cfg.trainer.seed,
                                num_workers=cfg.num_workers)
     val_loader = make_loader(val, cfg.batch_size, num_workers=cfg.num_workers) if val else None
-    trainer = build_trainer(cfg.trainer, out, monitor="val_loss" if val else None)
-    trainer.fit(module, train_loader, val_loader, ckpt_path=resume_path(out, resume))
+    ckpt = resume_path(out, resume)
+    trainer = build_trainer(cfg.trainer, out, monitor="val_loss" if val else None, resume=ckpt is not None)
+    trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt)
     final = out / "checkpoints" / "last.ckpt"
-    trainer.save_checkpoint(final)  # the end-of-training state, whatever the step-interval saving did
+    # the end-of-training state whatever the step-interval saving did; full state so --resume works
+    trainer.save_checkpoint(final, weights_only=False)
     return final
 
 
@@ -186,7 +188,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--val-fraction", type=float, help="held-out validation share (seeded by --seed)")
     g.add_argument("--num-workers", type=int, help="data loader worker processes")
     m = parser.add_argument_group("model and objective")
-    m.add_argument("--preset", choices=("paper", "cpu-small", "tiny"), default="cpu-small")
+    m.add_argument("--preset", choices=tuple(PRESETS), default="cpu-small")
     m.add_argument("--out", required=True, help="run folder: logs/, checkpoints/, denoise_config.json")
     m.add_argument("--sigma", type=float, help="noise scale in Å (default 0.04)")
     m.add_argument("--hidden-channels", type=int)

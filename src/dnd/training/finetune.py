@@ -241,14 +241,12 @@ def predict_records(model: FinetuneModule, records: Sequence, batch_size: int = 
 # --------------------------------------------------------------------------------------------
 
 def subsample_train(records: Sequence, fraction: float, seed: int, max_count: int | None = None) -> list:
-    """A seeded subset of `fraction` of the records (at least one, at most `max_count`), kept in
-    original order."""
+    """A seeded subset of `fraction` of the training split (at least one), kept in original order.
+    `max_count` caps the split first, so fractions are shares of what a full run trains on."""
     if not 0 < fraction <= 1:
         raise ValueError(f"train fraction must be in (0, 1], got {fraction}")
     n = len(records)
-    k = max(1, int(round(fraction * n)))
-    if max_count is not None:
-        k = min(k, max_count)
+    k = max(1, int(round(fraction * min(n, max_count or n))))
     if k == n:
         return list(records)
     idx = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
@@ -323,11 +321,12 @@ def run_finetune(cfg: FinetuneConfig, task_data: TaskData, out_dir: str | Path,
         model.encoder.load_state_dict(state)
 
     monitor = f"val/{spec.metric}"
+    ckpt = resume_path(out, resume)
     trainer = build_trainer(cfg.trainer, out, monitor=monitor,
-                            mode="max" if higher_is_better(spec.metric) else "min")
+                            mode="max" if higher_is_better(spec.metric) else "min", resume=ckpt is not None)
     train_loader = make_loader(train, cfg.batch_size, shuffle=True, seed=seed, num_workers=cfg.num_workers)
     valid_loader = make_loader(task_data.valid, cfg.batch_size, num_workers=cfg.num_workers)
-    trainer.fit(model, train_loader, valid_loader, ckpt_path=resume_path(out, resume))
+    trainer.fit(model, train_loader, valid_loader, ckpt_path=ckpt)
 
     best = next(c for c in trainer.checkpoint_callbacks if c.monitor == monitor)
     if not best.best_model_path:

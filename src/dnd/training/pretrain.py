@@ -129,8 +129,10 @@ def fit_student(module: StudentPretrainModule, train_set, val_set, cfg: Pretrain
         raise ValueError(f"{len(train_set)} training molecules: {module.stage} needs at least {module.min_batch_graphs}")
     train_loader = _loader(train_set, cfg, module.min_batch_graphs, shuffle=True)
     val_loader = _loader(val_set, cfg, module.min_batch_graphs, shuffle=False) if len(val_set) else None
-    trainer = build_trainer(cfg.trainer, out, monitor="val_loss" if val_loader is not None else None)
-    trainer.fit(module, train_loader, val_loader, ckpt_path=resume_path(out, resume))
+    ckpt = resume_path(out, resume)
+    trainer = build_trainer(cfg.trainer, out, monitor="val_loss" if val_loader is not None else None,
+                            resume=ckpt is not None)
+    trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt)
     trainer.save_checkpoint(out / "checkpoints" / "last.ckpt")  # the end-of-training state
     student = out / "student.ckpt"
     if trainer.is_global_zero:

@@ -91,13 +91,17 @@ def write_teacher_cache(teacher: Teacher, records: Sequence[Data], out_dir: str 
     node = np.lib.format.open_memmap(tmp / "node.npy", mode="w+", dtype=dtype, shape=(int(offsets[-1]), d))
     pooled = np.lib.format.open_memmap(tmp / "pooled.npy", mode="w+", dtype=dtype, shape=(len(records), d))
     start, t0 = 0, time.perf_counter()
-    for batch in make_loader(records, batch_size):
+    loader = make_loader(records, batch_size)
+    report_every = max(1, len(loader) // 10)
+    for step, batch in enumerate(loader, 1):
         batch = batch.to(device)
         targets = teacher_targets(teacher.encode(batch), batch)
         stop = start + batch.num_graphs
         node[offsets[start]:offsets[stop]] = targets.node.cpu().numpy().astype(dtype)
         pooled[start:stop] = targets.pooled_all.cpu().numpy().astype(dtype)
         start = stop
+        if step % report_every == 0 and step < len(loader):
+            log(f"teacher cache: {stop}/{len(records)} molecules, {stop / (time.perf_counter() - t0):.1f}/s")
     node.flush()
     pooled.flush()
     del node, pooled
