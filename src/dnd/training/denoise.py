@@ -176,7 +176,10 @@ def run_denoise(cfg: DenoiseConfig, records: Sequence[Data], out_dir: str | Path
 SOURCES = ("qm9", "sdf", "pcqm4mv2", "smiles", "embedded")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_corpus_arguments(parser: argparse.ArgumentParser, val_fraction: float | None = None,
+                         num_workers: int | None = None) -> None:
+    """The 3D corpus options shared by denoise, distill and infomax: the same values select the
+    same molecules and the same validation split in every stage."""
     g = parser.add_argument_group("data")
     g.add_argument("--source", choices=SOURCES, default="embedded",
                    help="3D conformer source; 'embedded' uses the QM9 subset shipped with the package")
@@ -185,8 +188,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sample", type=int, help="then keep a random subset of this many (seeded by --seed); "
                    "QM9 is ordered by size, so --limit alone gives small molecules only")
     g.add_argument("--cache-dir", help="featurized-record cache folder")
-    g.add_argument("--val-fraction", type=float, help="held-out validation share (seeded by --seed)")
-    g.add_argument("--num-workers", type=int, help="data loader worker processes")
+    g.add_argument("--val-fraction", type=float, default=val_fraction,
+                   help="held-out validation share of the corpus (seeded by --seed)")
+    g.add_argument("--num-workers", type=int, default=num_workers, help="data loader worker processes")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_corpus_arguments(parser)
     m = parser.add_argument_group("model and objective")
     m.add_argument("--preset", choices=tuple(PRESETS), default="cpu-small")
     m.add_argument("--out", required=True, help="run folder: logs/, checkpoints/, denoise_config.json")

@@ -27,7 +27,7 @@ from torch_geometric.data import Data
 
 from dnd.data.loader import make_loader
 from dnd.models.registry import ENCODERS, build_encoder, encoder_config_dict, preset_config
-from dnd.training.denoise import SOURCES, load_records, sample_records, split_records
+from dnd.training.denoise import add_corpus_arguments, load_records, sample_records, split_records
 from dnd.training.optim import OptimConfig, adamw_warmup_cosine
 from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, resume_path,
                                   trainer_config_from_args)
@@ -164,17 +164,7 @@ def prepare_run(cfg: PretrainConfig, records: Sequence[Data], out_dir: str | Pat
 def add_pretrain_arguments(parser: argparse.ArgumentParser, default_out: str | None = None) -> None:
     """Data, student, optimiser and trainer groups shared by distill and infomax."""
     defaults = PretrainConfig()
-    g = parser.add_argument_group("data")
-    g.add_argument("--source", choices=SOURCES, default="embedded",
-                   help="paired 2D/3D source; 'embedded' uses the QM9 subset shipped with the package")
-    g.add_argument("--path", help="data file for qm9/sdf/pcqm4mv2/smiles sources")
-    g.add_argument("--limit", type=int, help="read at most this many molecules (the first ones in the file)")
-    g.add_argument("--sample", type=int, help="then keep a random subset of this many (seeded by --seed), "
-                   "as `dnd denoise --sample` does: the same arguments give the teacher's corpus")
-    g.add_argument("--cache-dir", help="featurized-record cache folder")
-    g.add_argument("--val-fraction", type=float, default=defaults.val_fraction,
-                   help="held-out validation share of the corpus (split seeded by --seed)")
-    g.add_argument("--num-workers", type=int, default=defaults.num_workers)
+    add_corpus_arguments(parser, defaults.val_fraction, defaults.num_workers)
     s = parser.add_argument_group("student")
     s.add_argument("--encoder", choices=sorted(ENCODERS), default=defaults.student.encoder)
     s.add_argument("--preset", default=defaults.student.preset, help="encoder preset: paper, cpu-small, tiny")
