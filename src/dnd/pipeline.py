@@ -269,6 +269,9 @@ def pretrain(cfg: ExperimentConfig, work: Path) -> dict[str, Path | None]:
             folder = work / method
             run_cfg = replace(distill, objective=replace(distill.objective, variant=method.split("-")[1]))
             key = fingerprint(corpus_key, stage_key(work / "denoise"), dataclasses.asdict(run_cfg))
+            if run_cfg.cached and run_cfg.feature_cache is None:
+                # one teacher pass serves both variants (the cache checks teacher and corpus itself)
+                run_cfg = replace(run_cfg, feature_cache=str(work / "teacher_cache"))
             out[method] = Stage(folder, key, folder / "student.ckpt").run(
                 f"distill {METHOD_LABELS[method]}",
                 lambda resume, c=run_cfg, f=folder: run_distill(c, corpus(), teacher, f, resume=resume))

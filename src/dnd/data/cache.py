@@ -123,15 +123,20 @@ def save(path: Path, collated: dict, report: Report) -> None:
     atomic_save({"format": CACHE_FORMAT, "data": collated, "report": report.to_dict()}, path)
 
 
-def load(path: Path) -> tuple[dict, Report] | None:
-    """(collated, report) if `path` holds a valid cache file, else None."""
-    if not path.exists():
+def load_blob(path: Path, fmt: str) -> dict | None:
+    """The dict saved at `path` if it exists, reads with weights_only and has format `fmt`;
+    else None, so the caller rebuilds (an unreadable cache is never fatal)."""
+    if not path.is_file():
         return None
     try:
         blob = torch.load(path, weights_only=True)
-        if blob.get("format") != CACHE_FORMAT:
-            return None
-        return blob["data"], Report.from_dict(blob["report"])
-    except Exception as e:  # noqa: BLE001 - an unreadable cache is rebuilt, not fatal
+    except Exception as e:  # noqa: BLE001 - truncated or foreign files are rebuilt
         log.warning("ignoring unreadable cache file %s (%s); re-processing", path, e)
         return None
+    return blob if isinstance(blob, dict) and blob.get("format") == fmt else None
+
+
+def load(path: Path) -> tuple[dict, Report] | None:
+    """(collated, report) if `path` holds a valid cache file, else None."""
+    blob = load_blob(path, CACHE_FORMAT)
+    return None if blob is None else (blob["data"], Report.from_dict(blob["report"]))

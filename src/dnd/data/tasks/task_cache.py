@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import torch
 from torch_geometric.data import Data
 
-from dnd.data.cache import atomic_save, source_key
+from dnd.data.cache import atomic_save, load_blob, source_key
 from dnd.data.paired import make_data
 from dnd.data.report import BadRecordError, DataFileError, Report
 from dnd.data.task import TaskData, TaskSpec
@@ -68,16 +68,10 @@ def save_task(path: Path, task: TaskData) -> None:
 
 def load_task_file(path: Path) -> TaskData | None:
     """The cached TaskData at `path`, or None when absent or unreadable (then it is rebuilt)."""
-    if not path.is_file():
+    blob = load_blob(path, FORMAT)
+    if blob is None:
         return None
-    try:
-        blob = torch.load(path, weights_only=True)
-        if blob.get("format") != FORMAT:
-            return None
-        records = _uncollate(blob["data"])
-    except Exception as e:  # noqa: BLE001 - a damaged cache is rebuilt, not fatal
-        log.warning("ignoring unreadable task cache %s (%s); rebuilding", path, e)
-        return None
+    records = _uncollate(blob["data"])
     n_train, n_valid, _ = blob["sizes"]
     report = Report.from_dict(blob["report"]) if blob["report"] is not None else Report()
     return TaskData(spec=TaskSpec.from_dict(blob["spec"]), train=records[:n_train],
