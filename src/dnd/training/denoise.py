@@ -173,7 +173,7 @@ def run_denoise(cfg: DenoiseConfig, records: Sequence[Data], out_dir: str | Path
 
 # ---------------------------------------------------------------- command line
 
-SOURCES = ("qm9", "sdf", "pcqm4mv2", "smiles", "embedded")
+SOURCES = ("qm9", "sdf", "pcqm4mv2", "smiles", "embedded", "records")
 
 
 def add_corpus_arguments(parser: argparse.ArgumentParser, val_fraction: float | None = None,
@@ -183,7 +183,8 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, val_fraction: float | 
     g = parser.add_argument_group("data")
     g.add_argument("--source", choices=SOURCES, default="embedded",
                    help="3D conformer source; 'embedded' uses the QM9 subset shipped with the package")
-    g.add_argument("--path", help="data file for qm9/sdf/pcqm4mv2/smiles sources")
+    g.add_argument("--path", help="data file for qm9/sdf/pcqm4mv2/smiles sources, or the merged "
+                   "records file of `dnd data conformers --merge` for --source records")
     g.add_argument("--limit", type=int, help="read at most this many molecules (the first ones in the file)")
     g.add_argument("--sample", type=int, help="then keep a random subset of this many (seeded by --seed); "
                    "QM9 is ordered by size, so --limit alone gives small molecules only")
@@ -237,6 +238,11 @@ def load_records(source: str, path: str | None, limit: int | None, cache_dir: st
         return records[:limit] if limit else records
     if not path:
         raise SystemExit(f"dnd denoise: --source {source} needs --path")
+    if source == "records":
+        from dnd.data.conformer_corpus import load_records_file
+
+        records = load_records_file(path)
+        return records[:limit] if limit else records
     from dnd.data.paired import load_paired
 
     return load_paired(source, path, limit=limit, cache_dir=cache_dir)

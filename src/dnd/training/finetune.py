@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from dnd.data.loader import make_loader
 from dnd.data.task import TaskData, TaskSpec, fit_standardization
 from dnd.evaluation.metrics import evaluate, higher_is_better
-from dnd.models.readout import Readout
+from dnd.models.readout import READOUTS, Readout
 from dnd.models.registry import build_encoder, encoder_config_dict, load_encoder, preset_config
 from dnd.training.checkpoint import CheckpointError, hparams, load_checkpoint
 from dnd.training.optim import OptimConfig, adamw_warmup_cosine
@@ -419,7 +419,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--init", default=None, help="student checkpoint (distill/infomax); omit for RandInit")
     g.add_argument("--encoder", default=d.encoder, help="RandInit encoder: tokengt or pna")
     g.add_argument("--preset", default=d.preset, help="RandInit encoder preset: paper, cpu-small, tiny")
-    g.add_argument("--readout", nargs="+", default=[d.readout], choices=["mp", "vn"],
+    g.add_argument("--readout", nargs="+", default=[d.readout], choices=list(READOUTS),
                    help="readout(s); several give one run set each")
     g.add_argument("--method", default=None, help="label in the result tables (default: RandInit or the --init run name)")
     g.add_argument("--head-hidden", type=int, default=d.head.hidden_dim, help="head hidden size (0: encoder's)")
