@@ -15,6 +15,7 @@ students; a label with `random:<preset>` builds an untrained TokenGT (the RandIn
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -103,12 +104,15 @@ def plot_attention(table: pd.DataFrame, out: str | Path) -> Path:
 
 
 def build_student(spec: str):
-    """`random:<preset>` (untrained TokenGT, seeded) or a student checkpoint path."""
+    """`random:<preset>[:<JSON overrides>]` (untrained TokenGT, seeded; the overrides are the
+    students' so the RandInit reference has their architecture) or a student checkpoint path."""
     from dnd.models.registry import build_encoder, load_encoder, preset_config
 
     if spec.startswith("random:"):
+        _, preset, *overrides = spec.split(":", 2)
         torch.manual_seed(0)
-        return build_encoder("tokengt", preset_config("tokengt", spec.split(":", 1)[1]))
+        config = preset_config("tokengt", preset) | (json.loads(overrides[0]) if overrides else {})
+        return build_encoder("tokengt", config)
     return load_encoder(spec)
 
 
@@ -124,7 +128,7 @@ def compare_students(students: dict[str, str], records: Sequence, out_png: str |
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student", action="append", required=True, metavar="LABEL=CKPT",
-                        help="student checkpoint (or random:<preset>) to analyse; repeat")
+                        help="student checkpoint (or random:<preset>[:<JSON overrides>]) to analyse; repeat")
     parser.add_argument("--source", default="embedded", help="paired source: embedded, qm9, sdf, pcqm4mv2")
     parser.add_argument("--path", help="data file for the source")
     parser.add_argument("--molecules", type=int, default=200, help="molecules to average over")

@@ -3,6 +3,7 @@ efficiency, and attention vs 3D distance (Figure 4)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,12 @@ def _attention(cfg, students: dict[str, Path | None], results: Path) -> None:
         return
     # the molecules the students did not pretrain on: the held-out part of the corpus
     _, val = split_records(load_corpus(cfg.corpus), distill.val_fraction, distill.trainer.seed)
-    specs = {METHOD_LABELS[m]: (str(p) if p else f"random:{distill.student.preset}")
+    specs = {METHOD_LABELS[m]: (str(p) if p else random_spec(distill.student))
              for m, p in students.items() if m in METHOD_LABELS}
     compare_students(specs, val[: cfg.attention.molecules], results / "attention_vs_distance.png",
                      results / "attention_vs_distance.csv")
+
+
+def random_spec(student) -> str:
+    """`dnd attention`'s spec of an untrained twin of `student` (a StudentSpec), overrides included."""
+    return f"random:{student.preset}" + (f":{json.dumps(student.overrides)}" if student.overrides else "")

@@ -61,8 +61,11 @@ class HeadConfig:
 @dataclass
 class FinetuneConfig:
     init: str | None = None            # student checkpoint (distill / infomax); None = RandInit
-    encoder: str = "tokengt"           # RandInit only: registry name ...
-    preset: str = "paper"              # ... and preset
+    encoder: str = "tokengt"           # RandInit only: registry name, ...
+    preset: str = "paper"              # ... preset ...
+    # ... and per-key overrides of the preset: the pretrained students' (StudentSpec.overrides),
+    # so that every method of a comparison has the same architecture
+    overrides: dict[str, Any] = field(default_factory=dict)
     readout: str = "mp"                # "mp" | "vn"
     method: str | None = None          # label in result tables (default: from --init)
     head: HeadConfig = field(default_factory=HeadConfig)
@@ -288,7 +291,8 @@ def _initial_encoder(cfg: FinetuneConfig, train: Sequence) -> tuple[str, dict, d
     if cfg.init:
         encoder = load_encoder(cfg.init)
         return (*encoder_config_dict(encoder), encoder.state_dict())
-    encoder = build_encoder(cfg.encoder, preset_config(cfg.encoder, cfg.preset), records=train)
+    config = preset_config(cfg.encoder, cfg.preset) | dict(cfg.overrides)
+    encoder = build_encoder(cfg.encoder, config, records=train)
     return (*encoder_config_dict(encoder), None)
 
 
@@ -419,6 +423,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--init", default=None, help="student checkpoint (distill/infomax); omit for RandInit")
     g.add_argument("--encoder", default=d.encoder, help="RandInit encoder: tokengt or pna")
     g.add_argument("--preset", default=d.preset, help="RandInit encoder preset: paper, cpu-small, tiny")
+    g.add_argument("--encoder-config", type=json.loads, default={},
+                   help='RandInit: JSON overrides of the preset, as the students\' (e.g. \'{"num_layers": 6}\')')
     g.add_argument("--readout", nargs="+", default=[d.readout], choices=["mp", "vn"],
                    help="readout(s); several give one run set each")
     g.add_argument("--method", default=None, help="label in the result tables (default: RandInit or the --init run name)")
@@ -440,7 +446,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, readout: str) -> FinetuneConfig:
     return FinetuneConfig(
-        init=args.init, encoder=args.encoder, preset=args.preset, readout=readout, method=args.method,
+        init=args.init, encoder=args.encoder, preset=args.preset, overrides=dict(args.encoder_config),
+        readout=readout, method=args.method,
         head=HeadConfig(hidden_dim=args.head_hidden, num_layers=args.head_layers, dropout=args.head_dropout),
         lr=args.lr, weight_decay=args.weight_decay, layer_decay=args.layer_decay,
         warmup_epochs=args.warmup_epochs, min_lr_ratio=args.min_lr_ratio, batch_size=args.batch_size,
