@@ -55,18 +55,17 @@ def write_analyses(cfg, students: dict[str, Path | None], rows: list[dict[str, A
 
 
 def _attention(cfg, students: dict[str, Path | None], results: Path) -> None:
-    from dnd.analysis.attention import compare_students
+    from dnd.analysis.attention import compare_students, held_out
     from dnd.pipeline import METHOD_LABELS, _stage_configs, load_corpus
-    from dnd.training.denoise import split_records
 
     _, distill, _, _ = _stage_configs(cfg)
     if distill.student.encoder != "tokengt":
         return
     # the molecules the students did not pretrain on: the held-out part of the corpus
-    _, val = split_records(load_corpus(cfg.corpus), distill.val_fraction, distill.trainer.seed)
+    val = held_out(load_corpus(cfg.corpus), cfg.attention.molecules, distill.val_fraction, distill.trainer.seed)
     specs = {METHOD_LABELS[m]: (str(p) if p else random_spec(distill.student))
              for m, p in students.items() if m in METHOD_LABELS}
-    compare_students(specs, val[: cfg.attention.molecules], results / "attention_vs_distance.png",
+    compare_students(specs, val, results / "attention_vs_distance.png",
                      results / "attention_vs_distance.csv")
 
 
