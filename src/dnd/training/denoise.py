@@ -35,7 +35,7 @@ from dnd.data.loader import make_loader
 from dnd.data.paired import HYDROGENS, check_hydrogens
 from dnd.models.teacher import PRESETS, NoiseHead, Teacher, TeacherConfig, featurizer_version, preset_config
 from dnd.objectives.denoise import denoising_step
-from dnd.training.optim import OptimConfig, adamw_warmup_cosine
+from dnd.training.optim import OptimConfig, adamw_warmup_cosine, decay_groups
 from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, resume_path,
                                   trainer_config_from_args)
 
@@ -117,7 +117,7 @@ class DenoiseModule(L.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        return adamw_warmup_cosine(self.parameters(), self.optim_config, int(self.trainer.estimated_stepping_batches))
+        return adamw_warmup_cosine(decay_groups(self), self.optim_config, int(self.trainer.estimated_stepping_batches))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self._train_rng is not None:

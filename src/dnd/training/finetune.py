@@ -42,7 +42,7 @@ from dnd.evaluation.metrics import evaluate, higher_is_better
 from dnd.models.readout import Readout
 from dnd.models.registry import build_encoder, encoder_config_dict, load_encoder, preset_config
 from dnd.training.checkpoint import CheckpointError, hparams, load_checkpoint
-from dnd.training.optim import OptimConfig, adamw_warmup_cosine
+from dnd.training.optim import OptimConfig, adamw_warmup_cosine, exempt_from_decay, split_decay
 from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, resume_path,
                                   trainer_config_from_args)
 
@@ -107,15 +107,18 @@ class PredictionHead(nn.Module):
 
 def layer_decay_groups(encoder: nn.Module, top_modules: Sequence[nn.Module], lr: float,
                        decay: float) -> list[dict[str, Any]]:
-    """AdamW parameter groups with layer-wise lr decay.
+    """AdamW parameter groups with layer-wise lr decay (BEiT's recipe, which Table 5c follows).
 
     `encoder.layer_groups()` lists parameter groups bottom (embeddings) first; with n groups,
     group i gets lr * decay**(n - i), so the top encoder layer trains at decay * lr and the
-    embeddings at decay**n * lr. `top_modules` (readout, head) train at the full lr. Encoder
-    parameters missing from layer_groups() would silently be frozen, so they are an error.
+    embeddings at decay**n * lr. `top_modules` (readout, head) and the encoder's
+    `top_parameters()` (TokenGT's final LayerNorm, BEiT's fc_norm) train at the full lr. Encoder
+    parameters missing from both would silently be frozen, so they are an error. Each group is
+    split in two so that norms, biases and embeddings take no weight decay (`split_decay`).
     """
     groups = encoder.layer_groups()
-    listed = {id(p) for g in groups for p in g}
+    top = [*encoder.top_parameters(), *(p for m in top_modules for p in m.parameters())]
+    listed = {id(p) for g in groups for p in g} | {id(p) for p in encoder.top_parameters()}
     unlisted = [n for n, p in encoder.named_parameters() if id(p) not in listed]
     if unlisted:
         raise ValueError(f"encoder.layer_groups() misses parameters {unlisted[:5]}")
@@ -124,9 +127,9 @@ def layer_decay_groups(encoder: nn.Module, top_modules: Sequence[nn.Module], lr:
     for i, params in enumerate(groups):
         scale = decay ** (n - i)
         out.append({"params": list(params), "lr": lr * scale, "lr_scale": scale, "name": f"encoder.{i}"})
-    top = [p for m in top_modules for p in m.parameters()]
     out.append({"params": top, "lr": lr, "lr_scale": 1.0, "name": "head"})
-    return [g for g in out if g["params"]]
+    exempt = set().union(exempt_from_decay(encoder), *(exempt_from_decay(m) for m in top_modules))
+    return split_decay([g for g in out if g["params"]], exempt)
 
 
 def masked_loss(out: Tensor, y: Tensor, task_type: str) -> Tensor:

@@ -28,7 +28,7 @@ from torch_geometric.data import Data
 from dnd.data.loader import make_loader
 from dnd.models.registry import ENCODERS, build_encoder, encoder_config_dict, preset_config
 from dnd.training.denoise import add_corpus_arguments, records_from_args, split_records
-from dnd.training.optim import OptimConfig, adamw_warmup_cosine
+from dnd.training.optim import OptimConfig, adamw_warmup_cosine, decay_groups
 from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, resume_path,
                                   trainer_config_from_args)
 
@@ -97,8 +97,7 @@ class StudentPretrainModule(L.LightningModule):
         return values["loss"]
 
     def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]
-        return adamw_warmup_cosine(params, self.optim_config, int(self.trainer.estimated_stepping_batches))
+        return adamw_warmup_cosine(decay_groups(self), self.optim_config, int(self.trainer.estimated_stepping_batches))
 
     def student_checkpoint(self) -> dict[str, Any]:
         """The student alone, in the format `load_encoder` reads."""
