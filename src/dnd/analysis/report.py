@@ -15,7 +15,8 @@ from dnd.analysis.label_efficiency import efficiency_table, plot_label_efficienc
 
 def results_table(summary: pd.DataFrame) -> str:
     """Markdown like the paper's Table 1: one row per method and readout, one column per task,
-    test mean ± std over seeds."""
+    test mean ± std over seeds; standardised regression tasks also in standardised units
+    ("z ..."), the units of the paper's curated-set MAEs."""
     from dnd.evaluation.metrics import higher_is_better
 
     tasks = list(dict.fromkeys(summary["task"]))
@@ -23,7 +24,9 @@ def results_table(summary: pd.DataFrame) -> str:
     head = [f"{t} ({metric[t]} {'↑' if higher_is_better(metric[t]) else '↓'})" for t in tasks]
     lines = ["| method | readout | " + " | ".join(head) + " |", "|---|---|" + "---|" * len(tasks)]
     for (method, readout), g in summary.groupby(["method", "readout"], sort=False):
-        cells = {r.task: f"{r.test_mean:.3f} ± {r.test_std:.3f}" for r in g.itertuples()}
+        cells = {r.task: f"{r.test_mean:.3f} ± {r.test_std:.3f}" + (
+            "" if pd.isna(getattr(r, "test_standardized_mean", float("nan")))
+            else f" (z {r.test_standardized_mean:.3f} ± {r.test_standardized_std:.3f})") for r in g.itertuples()}
         lines.append(f"| {method} | {readout} | " + " | ".join(cells.get(t, "") for t in tasks) + " |")
     return "\n".join(lines) + "\n"
 
