@@ -21,7 +21,7 @@ from torch import nn
 
 from dnd.data.loader import make_loader
 from dnd.inference.inputs import InputError, read_molecules
-from dnd.models.readout import Readout
+from dnd.models.readout import READOUTS, Readout
 from dnd.models.registry import load_encoder
 from dnd.training.checkpoint import CheckpointError, hparams, load_checkpoint
 from dnd.training.finetune import load_finetuned
@@ -97,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="CSV with a SMILES column, or an SDF (.sdf, .sdf.gz)")
     parser.add_argument("--smiles-column", default="smiles")
     parser.add_argument("--out", required=True, help="emb.npy ([n, d] array) or emb.csv (input columns + emb_*)")
-    parser.add_argument("--readout", choices=["mp", "vn"], default=None,
+    parser.add_argument("--readout", choices=READOUTS, default=None,
                         help="graph readout (default: the finetuned model's, or mp for a student)")
     parser.add_argument("--nodes", action="store_true",
                         help="also write heavy-atom embeddings to OUT_nodes.npz (embeddings, row, atom)")

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from dnd.data.loader import make_loader
 from dnd.data.task import TaskData, TaskSpec, fit_standardization
 from dnd.evaluation.metrics import evaluate, higher_is_better
-from dnd.models.readout import Readout
+from dnd.models.readout import READOUTS, Readout
 from dnd.models.registry import build_encoder, encoder_config_dict, load_encoder, preset_config
 from dnd.training.checkpoint import CheckpointError, hparams, load_checkpoint
 from dnd.training.optim import OptimConfig, adamw_warmup_cosine, exempt_from_decay, split_decay
@@ -53,7 +53,7 @@ RANDINIT = "RandInit"
 class HeadConfig:
     """MLP on the readout: `num_layers` linear layers (GELU + dropout between them)."""
 
-    hidden_dim: int = 0        # 0: the encoder's hidden size
+    hidden_dim: int = 0        # 0: the readout's width (the encoder's hidden size; 4x for mmms)
     num_layers: int = 2
     dropout: float = 0.0
 
@@ -161,7 +161,8 @@ class FinetuneModule(L.LightningModule):
         self.spec = TaskSpec.from_dict(task)
         self.encoder = build_encoder(encoder_name, encoder_config)
         self.readout = Readout(readout)
-        self.head = PredictionHead(self.encoder.hidden_dim, self.spec.num_tasks, HeadConfig(**head))
+        self.head = PredictionHead(self.readout.out_dim(self.encoder.hidden_dim), self.spec.num_tasks,
+                                   HeadConfig(**head))
         self._val_outputs: list[tuple[Tensor, Tensor]] = []
 
     # ---- inference --------------------------------------------------------------------------
@@ -437,10 +438,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", default=d.preset, help="RandInit encoder preset: paper, cpu-small, tiny")
     g.add_argument("--encoder-config", type=json.loads, default={},
                    help='RandInit: JSON overrides of the preset, as the students\' (e.g. \'{"num_layers": 6}\')')
-    g.add_argument("--readout", nargs="+", default=[d.readout], choices=["mp", "vn"],
-                   help="readout(s); several give one run set each")
+    g.add_argument("--readout", nargs="+", default=[d.readout], choices=READOUTS,
+                   help="readout(s): mp (mean), vn (virtual node), mmms (min/max/mean/sum, 3DInfomax's "
+                   "PNA readout); several give one run set each")
     g.add_argument("--method", default=None, help="label in the result tables (default: RandInit or the --init run name)")
-    g.add_argument("--head-hidden", type=int, default=d.head.hidden_dim, help="head hidden size (0: encoder's)")
+    g.add_argument("--head-hidden", type=int, default=d.head.hidden_dim, help="head hidden size (0: the readout's width)")
     g.add_argument("--head-layers", type=int, default=d.head.num_layers)
     g.add_argument("--head-dropout", type=float, default=d.head.dropout)
     g = parser.add_argument_group("optimisation (paper Table 5c)")
