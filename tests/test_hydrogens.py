@@ -126,3 +126,14 @@ def test_command_line_corpus_options_reach_the_sources(tmp_path):
     assert not torch.allclose(two[0].pos, other[0].pos)      # the seed reaches the embedding
     with pytest.raises(ValueError, match="smiles source only"):
         records_from_args(_corpus_args(["--source", "sdf", "--path", str(path), "--num-conformers", "3"]))
+
+
+def test_data_paired_command_takes_hydrogens(tmp_path, capsys):
+    from dnd.cli import main
+
+    path = tmp_path / "heavy.sdf"
+    _write_heavy_sdf(path)
+    assert main(["data", "paired", "sdf", str(path), "--workers", "1"]) == 0
+    assert "sdf " + str(path) + ": 0 paired records" in capsys.readouterr().out
+    assert main(["data", "paired", "sdf", str(path), "--workers", "1", "--hydrogens", "none"]) == 0
+    assert f": {len(SMILES)} paired records" in capsys.readouterr().out

@@ -12,6 +12,7 @@ import json
 import sys
 import time
 
+from dnd.data.paired import HYDROGENS
 from dnd.data.report import BadRecordError, DataFileError, Report
 
 
@@ -46,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     paired.add_argument("--cache-dir", default=None)
     paired.add_argument("--strict", action="store_true")
     paired.add_argument("--workers", type=int, default=None)
+    paired.add_argument("--hydrogens", choices=HYDROGENS, default="dft",
+                        help="conformer atoms kept: none (heavy atoms, e.g. OGB's PCQM4Mv2 SDF), dft (the "
+                        "source's), rdkit (also place hydrogens a heavy-atom SDF lacks)")
 
 
 def _task_options(args) -> dict:
@@ -92,7 +96,8 @@ def _run_paired(args) -> int:
     report = Report(strict=args.strict)
     start = time.perf_counter()
     records = load_paired(args.source, args.path, limit=args.limit, strict=args.strict,
-                          cache_dir=args.cache_dir, report=report, workers=args.workers)
+                          cache_dir=args.cache_dir, report=report, workers=args.workers,
+                          hydrogens=args.hydrogens)
     print(f"{args.source} {args.path}: {len(records)} paired records in "
           f"{time.perf_counter() - start:.1f} s")
     print(report.summary())
