@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot-curves": ("dnd.analysis.curves", "plot train/validation loss curves from CSV logs"),
     "attention": ("dnd.analysis.attention", "per-head correlation of student attention with 3D distances"),
     "label-efficiency": ("dnd.analysis.label_efficiency", "test metric against the share of training labels"),
+    "export": ("dnd.models.export_command", "export a distilled D-MPNN as a chemprop foundation model file"),
+    "models": ("dnd.models.models_command", "list the pretrained models shipped with dnd (use them as dnd:NAME)"),
     "run": ("dnd.pipeline", "run a whole experiment from a YAML config"),
     "quickstart": ("dnd.quickstart", "the whole pipeline on the embedded data, in minutes on a CPU"),
 }

@@ -1,19 +1,22 @@
 """Graph-level readout over an `EncoderOutput`: mean pooling of node states ("mp", the paper's
-+MP), the encoder's virtual node / graph token ("vn", +VN), or min, max, mean and sum pooling
-concatenated ("mmms", 3DInfomax's PNA readout, used by its QM9 finetuning and so by the paper's
-Table 2). Separate from the encoders so finetuning and graph-level distillation can pick the
-readout by name, independently of the encoder."""
++MP), the encoder's virtual node / graph token ("vn", +VN), chemprop's default aggregation
+("norm": the sum of node states divided by 100, which keeps the molecule-size signal that mean
+pooling removes), or min, max, mean and sum pooling concatenated ("mmms", 3DInfomax's PNA
+readout, used by its QM9 finetuning and so by the paper's Table 2). Separate from the encoders
+so finetuning and graph-level distillation can pick the readout by name, independently of the
+encoder."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import global_mean_pool
+from torch_geometric.nn import global_add_pool, global_mean_pool
 from torch_geometric.utils import scatter
 
 from dnd.models.encoder import EncoderOutput
 
-READOUTS = ("mp", "vn", "mmms")
+READOUTS = ("mp", "vn", "norm", "mmms")
+NORM = 100.0  # chemprop.nn.NormAggregation's default norm
 
 
 class Readout(nn.Module):
@@ -32,6 +35,8 @@ class Readout(nn.Module):
         size = int(batch.num_graphs)
         if self.kind == "mp":
             return global_mean_pool(out.node, batch.batch, size=size)
+        if self.kind == "norm":
+            return global_add_pool(out.node, batch.batch, size=size) / NORM
         if self.kind == "mmms":
             return torch.cat([scatter(out.node, batch.batch, 0, dim_size=size, reduce=r)
                               for r in ("min", "max", "mean", "sum")], dim=-1)

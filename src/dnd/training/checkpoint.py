@@ -8,13 +8,19 @@ from typing import Any
 
 import torch
 
+from dnd.models.shipped import resolve
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, or lacks what the caller needs."""
 
 
 def load_checkpoint(path: str | Path, required: tuple[str, ...] = ("state_dict",)) -> dict[str, Any]:
-    path = Path(path)
+    """The checkpoint at `path` (or the shipped model `dnd:NAME`), loaded with weights_only."""
+    try:
+        path = resolve(path)
+    except FileNotFoundError as err:
+        raise CheckpointError(str(err)) from None
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:

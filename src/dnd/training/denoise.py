@@ -174,7 +174,7 @@ def run_denoise(cfg: DenoiseConfig, records: Sequence[Data], out_dir: str | Path
 
 # ---------------------------------------------------------------- command line
 
-SOURCES = ("qm9", "sdf", "pcqm4mv2", "smiles", "embedded")
+SOURCES = ("qm9", "sdf", "pcqm4mv2", "smiles", "embedded", "records")
 
 
 def add_corpus_arguments(parser: argparse.ArgumentParser, val_fraction: float | None = None,
@@ -184,7 +184,8 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, val_fraction: float | 
     g = parser.add_argument_group("data")
     g.add_argument("--source", choices=SOURCES, default="embedded",
                    help="3D conformer source; 'embedded' uses the QM9 subset shipped with the package")
-    g.add_argument("--path", help="data file for qm9/sdf/pcqm4mv2/smiles sources")
+    g.add_argument("--path", help="data file for qm9/sdf/pcqm4mv2/smiles sources, or the merged "
+                   "records file of `dnd data conformers --merge` for --source records")
     g.add_argument("--limit", type=int, help="read at most this many molecules (the first ones in the file)")
     g.add_argument("--sample", type=int, help="then keep a random subset of this many (seeded by --seed); "
                    "QM9 is ordered by size, so --limit alone gives small molecules only")
@@ -250,6 +251,14 @@ def load_records(source: str, path: str | None, limit: int | None, cache_dir: st
         return qm9_paired(limit=limit or None, hydrogens=hydrogens)
     if not path:
         raise ValueError(f"corpus source {source!r} needs a path (--path)")
+    if source == "records":
+        from dnd.data.conformer_corpus import load_records_file
+
+        if hydrogens != "dft":
+            raise ValueError("the records source holds records built already; set hydrogens when "
+                             "building them, not when loading")
+        records = load_records_file(path)
+        return records[:limit] if limit else records
     from dnd.data.paired import load_paired
 
     options = {"num_conformers": num_conformers, "seed": conformer_seed} if source == "smiles" else {}

@@ -438,9 +438,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", default=d.preset, help="RandInit encoder preset: paper, cpu-small, tiny")
     g.add_argument("--encoder-config", type=json.loads, default={},
                    help='RandInit: JSON overrides of the preset, as the students\' (e.g. \'{"num_layers": 6}\')')
-    g.add_argument("--readout", nargs="+", default=[d.readout], choices=READOUTS,
-                   help="readout(s): mp (mean), vn (virtual node), mmms (min/max/mean/sum, 3DInfomax's "
-                   "PNA readout); several give one run set each")
+    g.add_argument("--readout", nargs="+", default=[d.readout], choices=list(READOUTS),
+                   help="readout(s): mp (mean), vn (virtual node), norm (chemprop's sum/100), mmms "
+                   "(min/max/mean/sum, 3DInfomax's PNA readout); several give one run set each")
     g.add_argument("--method", default=None, help="label in the result tables (default: RandInit or the --init run name)")
     g.add_argument("--head-hidden", type=int, default=d.head.hidden_dim, help="head hidden size (0: the readout's width)")
     g.add_argument("--head-layers", type=int, default=d.head.num_layers)
