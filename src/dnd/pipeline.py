@@ -48,6 +48,12 @@ class CorpusConfig:
     # pretraining subset is [0, 50000]; finetuning then uses train_offset=50000)
     qm9_pool: list[int] | None = None
     cache_dir: str | None = None
+    # conformer atoms the teacher sees (dnd.data.paired.HYDROGENS): "none" heavy atoms only (the
+    # paper's PCQM4Mv2 teacher: OGB's SDF has no hydrogens), "dft" the source's hydrogens, "rdkit"
+    # also places hydrogens a heavy-atom SDF lacks
+    hydrogens: str = "dft"
+    num_conformers: int = 1           # smiles source: RDKit conformers per molecule
+    conformer_seed: int = 0           # smiles source: embedding seed
 
 
 @dataclass
@@ -199,24 +205,19 @@ def _stage_configs(cfg: ExperimentConfig):
     student = apply_overrides(StudentSpec(), cfg.student, "student")
     distill = apply_overrides(DistillRunConfig(student=student), cfg.distill, "distill")
     infomax = apply_overrides(InfomaxRunConfig(student=student), cfg.infomax, "infomax")
-    finetune = apply_overrides(FinetuneConfig(encoder=student.encoder, preset=student.preset),
-                               cfg.finetune, "finetune")
+    # RandInit is built from the students' spec, overrides included: one architecture per comparison
+    finetune = apply_overrides(FinetuneConfig(encoder=student.encoder, preset=student.preset,
+                                              overrides=dict(student.overrides)), cfg.finetune, "finetune")
     return denoise, distill, infomax, finetune
 
 
 def load_corpus(c: CorpusConfig):
     """The corpus records. `sample` draws a random subset because files such as QM9 are ordered
     by molecule size: their first N records are not representative."""
-    if c.source == "embedded":
-        from dnd.data.embedded import qm9_paired
+    from dnd.training.denoise import load_records
 
-        records = qm9_paired(limit=c.limit)
-    else:
-        from dnd.data.paired import load_paired
-
-        if not c.path:
-            raise ValueError(f"corpus source {c.source!r} needs a path")
-        records = load_paired(c.source, c.path, limit=c.limit, cache_dir=c.cache_dir)
+    records = load_records(c.source, c.path, c.limit, c.cache_dir, c.hydrogens, c.num_conformers,
+                           c.conformer_seed)
     if c.qm9_pool is not None:
         records = _qm9_pool_subset(records, c.path, *c.qm9_pool)
     if c.sample is not None and c.sample < len(records):

@@ -3,6 +3,7 @@ efficiency, and attention vs 3D distance (Figure 4)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from dnd.analysis.label_efficiency import efficiency_table, plot_label_efficienc
 
 def results_table(summary: pd.DataFrame) -> str:
     """Markdown like the paper's Table 1: one row per method and readout, one column per task,
-    test mean ± std over seeds."""
+    test mean ± std over seeds; standardised regression tasks also in standardised units
+    ("z ..."), the units of the paper's curated-set MAEs."""
     from dnd.evaluation.metrics import higher_is_better
 
     tasks = list(dict.fromkeys(summary["task"]))
@@ -22,7 +24,9 @@ def results_table(summary: pd.DataFrame) -> str:
     head = [f"{t} ({metric[t]} {'↑' if higher_is_better(metric[t]) else '↓'})" for t in tasks]
     lines = ["| method | readout | " + " | ".join(head) + " |", "|---|---|" + "---|" * len(tasks)]
     for (method, readout), g in summary.groupby(["method", "readout"], sort=False):
-        cells = {r.task: f"{r.test_mean:.3f} ± {r.test_std:.3f}" for r in g.itertuples()}
+        cells = {r.task: f"{r.test_mean:.3f} ± {r.test_std:.3f}" + (
+            "" if pd.isna(getattr(r, "test_standardized_mean", float("nan")))
+            else f" (z {r.test_standardized_mean:.3f} ± {r.test_standardized_std:.3f})") for r in g.itertuples()}
         lines.append(f"| {method} | {readout} | " + " | ".join(cells.get(t, "") for t in tasks) + " |")
     return "\n".join(lines) + "\n"
 
@@ -54,16 +58,20 @@ def write_analyses(cfg, students: dict[str, Path | None], rows: list[dict[str, A
 
 
 def _attention(cfg, students: dict[str, Path | None], results: Path) -> None:
-    from dnd.analysis.attention import compare_students
+    from dnd.analysis.attention import compare_students, held_out
     from dnd.pipeline import METHOD_LABELS, _stage_configs, load_corpus
-    from dnd.training.denoise import split_records
 
     _, distill, _, _ = _stage_configs(cfg)
     if distill.student.encoder != "tokengt":
         return
     # the molecules the students did not pretrain on: the held-out part of the corpus
-    _, val = split_records(load_corpus(cfg.corpus), distill.val_fraction, distill.trainer.seed)
-    specs = {METHOD_LABELS[m]: (str(p) if p else f"random:{distill.student.preset}")
+    val = held_out(load_corpus(cfg.corpus), cfg.attention.molecules, distill.val_fraction, distill.trainer.seed)
+    specs = {METHOD_LABELS[m]: (str(p) if p else random_spec(distill.student))
              for m, p in students.items() if m in METHOD_LABELS}
-    compare_students(specs, val[: cfg.attention.molecules], results / "attention_vs_distance.png",
+    compare_students(specs, val, results / "attention_vs_distance.png",
                      results / "attention_vs_distance.csv")
+
+
+def random_spec(student) -> str:
+    """`dnd attention`'s spec of an untrained twin of `student` (a StudentSpec), overrides included."""
+    return f"random:{student.preset}" + (f":{json.dumps(student.overrides)}" if student.overrides else "")

@@ -32,9 +32,10 @@ import torch
 from torch_geometric.data import Data
 
 from dnd.data.loader import make_loader
+from dnd.data.paired import HYDROGENS, check_hydrogens
 from dnd.models.teacher import PRESETS, NoiseHead, Teacher, TeacherConfig, featurizer_version, preset_config
 from dnd.objectives.denoise import denoising_step
-from dnd.training.optim import OptimConfig, adamw_warmup_cosine
+from dnd.training.optim import OptimConfig, adamw_warmup_cosine, decay_groups
 from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, resume_path,
                                   trainer_config_from_args)
 
@@ -116,7 +117,7 @@ class DenoiseModule(L.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        return adamw_warmup_cosine(self.parameters(), self.optim_config, int(self.trainer.estimated_stepping_batches))
+        return adamw_warmup_cosine(decay_groups(self), self.optim_config, int(self.trainer.estimated_stepping_batches))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self._train_rng is not None:
@@ -189,6 +190,13 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, val_fraction: float | 
     g.add_argument("--sample", type=int, help="then keep a random subset of this many (seeded by --seed); "
                    "QM9 is ordered by size, so --limit alone gives small molecules only")
     g.add_argument("--cache-dir", help="featurized-record cache folder")
+    g.add_argument("--hydrogens", choices=HYDROGENS, default="dft",
+                   help="conformer atoms the teacher sees: 'none' heavy atoms only (the paper's "
+                   "PCQM4Mv2 teacher), 'dft' the source's hydrogens, 'rdkit' also place hydrogens "
+                   "a heavy-atom SDF lacks")
+    g.add_argument("--num-conformers", type=int, default=1,
+                   help="smiles source: RDKit conformers per molecule")
+    g.add_argument("--conformer-seed", type=int, default=0, help="smiles source: embedding seed")
     g.add_argument("--val-fraction", type=float, default=val_fraction,
                    help="held-out validation share of the corpus (seeded by --seed)")
     g.add_argument("--num-workers", type=int, default=num_workers, help="data loader worker processes")
@@ -230,22 +238,38 @@ def config_from_args(args: argparse.Namespace) -> DenoiseConfig:
                       "num_workers": args.num_workers})
 
 
-def load_records(source: str, path: str | None, limit: int | None, cache_dir: str | None) -> list[Data]:
+def load_records(source: str, path: str | None, limit: int | None, cache_dir: str | None,
+                 hydrogens: str = "dft", num_conformers: int = 1, conformer_seed: int = 0) -> list[Data]:
+    """The corpus of the command line (`add_corpus_arguments`) and of `dnd run` (`CorpusConfig`).
+    num_conformers/conformer_seed apply to the smiles source, which generates conformers."""
+    check_hydrogens(hydrogens)
+    if source != "smiles" and (num_conformers, conformer_seed) != (1, 0):
+        raise ValueError(f"num_conformers/conformer_seed apply to the smiles source only, not {source!r}")
     if source == "embedded":
         from dnd.data.embedded import qm9_paired
 
-        records = qm9_paired()
-        return records[:limit] if limit else records
+        return qm9_paired(limit=limit or None, hydrogens=hydrogens)
     if not path:
-        raise SystemExit(f"dnd denoise: --source {source} needs --path")
+        raise ValueError(f"corpus source {source!r} needs a path (--path)")
     if source == "records":
         from dnd.data.conformer_corpus import load_records_file
 
+        if hydrogens != "dft":
+            raise ValueError("the records source holds records built already; set hydrogens when "
+                             "building them, not when loading")
         records = load_records_file(path)
         return records[:limit] if limit else records
     from dnd.data.paired import load_paired
 
-    return load_paired(source, path, limit=limit, cache_dir=cache_dir)
+    options = {"num_conformers": num_conformers, "seed": conformer_seed} if source == "smiles" else {}
+    return load_paired(source, path, limit=limit, cache_dir=cache_dir, hydrogens=hydrogens, **options)
+
+
+def records_from_args(args: argparse.Namespace) -> list[Data]:
+    """The corpus `add_corpus_arguments` selects (after --limit, a seeded --sample)."""
+    records = load_records(args.source, args.path, args.limit, args.cache_dir, args.hydrogens,
+                           args.num_conformers, args.conformer_seed)
+    return sample_records(records, args.sample, args.seed)
 
 
 def sample_records(records: Sequence[Data], n: int | None, seed: int) -> list[Data]:
@@ -260,8 +284,7 @@ def sample_records(records: Sequence[Data], n: int | None, seed: int) -> list[Da
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    records = sample_records(load_records(args.source, args.path, args.limit, args.cache_dir), args.sample,
-                             cfg.trainer.seed)
+    records = records_from_args(args)
     print(f"denoising on {len(records)} molecules")
     ckpt = run_denoise(cfg, records, args.out, resume=args.resume)
     print(f"teacher checkpoint: {ckpt}")

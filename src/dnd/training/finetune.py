@@ -42,7 +42,7 @@ from dnd.evaluation.metrics import evaluate, higher_is_better
 from dnd.models.readout import READOUTS, Readout
 from dnd.models.registry import build_encoder, encoder_config_dict, load_encoder, preset_config
 from dnd.training.checkpoint import CheckpointError, hparams, load_checkpoint
-from dnd.training.optim import OptimConfig, adamw_warmup_cosine
+from dnd.training.optim import OptimConfig, adamw_warmup_cosine, exempt_from_decay, split_decay
 from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, resume_path,
                                   trainer_config_from_args)
 
@@ -53,7 +53,7 @@ RANDINIT = "RandInit"
 class HeadConfig:
     """MLP on the readout: `num_layers` linear layers (GELU + dropout between them)."""
 
-    hidden_dim: int = 0        # 0: the encoder's hidden size
+    hidden_dim: int = 0        # 0: the readout's width (the encoder's hidden size; 4x for mmms)
     num_layers: int = 2
     dropout: float = 0.0
 
@@ -61,8 +61,11 @@ class HeadConfig:
 @dataclass
 class FinetuneConfig:
     init: str | None = None            # student checkpoint (distill / infomax); None = RandInit
-    encoder: str = "tokengt"           # RandInit only: registry name ...
-    preset: str = "paper"              # ... and preset
+    encoder: str = "tokengt"           # RandInit only: registry name, ...
+    preset: str = "paper"              # ... preset ...
+    # ... and per-key overrides of the preset: the pretrained students' (StudentSpec.overrides),
+    # so that every method of a comparison has the same architecture
+    overrides: dict[str, Any] = field(default_factory=dict)
     readout: str = "mp"                # "mp" | "vn"
     method: str | None = None          # label in result tables (default: from --init)
     head: HeadConfig = field(default_factory=HeadConfig)
@@ -104,15 +107,18 @@ class PredictionHead(nn.Module):
 
 def layer_decay_groups(encoder: nn.Module, top_modules: Sequence[nn.Module], lr: float,
                        decay: float) -> list[dict[str, Any]]:
-    """AdamW parameter groups with layer-wise lr decay.
+    """AdamW parameter groups with layer-wise lr decay (BEiT's recipe, which Table 5c follows).
 
     `encoder.layer_groups()` lists parameter groups bottom (embeddings) first; with n groups,
     group i gets lr * decay**(n - i), so the top encoder layer trains at decay * lr and the
-    embeddings at decay**n * lr. `top_modules` (readout, head) train at the full lr. Encoder
-    parameters missing from layer_groups() would silently be frozen, so they are an error.
+    embeddings at decay**n * lr. `top_modules` (readout, head) and the encoder's
+    `top_parameters()` (TokenGT's final LayerNorm, BEiT's fc_norm) train at the full lr. Encoder
+    parameters missing from both would silently be frozen, so they are an error. Each group is
+    split in two so that norms, biases and embeddings take no weight decay (`split_decay`).
     """
     groups = encoder.layer_groups()
-    listed = {id(p) for g in groups for p in g}
+    top = [*encoder.top_parameters(), *(p for m in top_modules for p in m.parameters())]
+    listed = {id(p) for g in groups for p in g} | {id(p) for p in encoder.top_parameters()}
     unlisted = [n for n, p in encoder.named_parameters() if id(p) not in listed]
     if unlisted:
         raise ValueError(f"encoder.layer_groups() misses parameters {unlisted[:5]}")
@@ -121,9 +127,9 @@ def layer_decay_groups(encoder: nn.Module, top_modules: Sequence[nn.Module], lr:
     for i, params in enumerate(groups):
         scale = decay ** (n - i)
         out.append({"params": list(params), "lr": lr * scale, "lr_scale": scale, "name": f"encoder.{i}"})
-    top = [p for m in top_modules for p in m.parameters()]
     out.append({"params": top, "lr": lr, "lr_scale": 1.0, "name": "head"})
-    return [g for g in out if g["params"]]
+    exempt = set().union(exempt_from_decay(encoder), *(exempt_from_decay(m) for m in top_modules))
+    return split_decay([g for g in out if g["params"]], exempt)
 
 
 def masked_loss(out: Tensor, y: Tensor, task_type: str) -> Tensor:
@@ -155,7 +161,8 @@ class FinetuneModule(L.LightningModule):
         self.spec = TaskSpec.from_dict(task)
         self.encoder = build_encoder(encoder_name, encoder_config)
         self.readout = Readout(readout)
-        self.head = PredictionHead(self.encoder.hidden_dim, self.spec.num_tasks, HeadConfig(**head))
+        self.head = PredictionHead(self.readout.out_dim(self.encoder.hidden_dim), self.spec.num_tasks,
+                                   HeadConfig(**head))
         self._val_outputs: list[tuple[Tensor, Tensor]] = []
 
     # ---- inference --------------------------------------------------------------------------
@@ -253,17 +260,18 @@ def subsample_train(records: Sequence, fraction: float, seed: int, max_count: in
     return [records[i] for i in idx]
 
 
-def training_spec(task: TaskData, standardize_targets: bool) -> TaskSpec:
-    """The TaskSpec the model trains with: regression standardised on the training split
-    (the loader's own mean/std when it has them), or raw when `standardize_targets` is off."""
+def training_spec(task: TaskData, standardize_targets: bool, train: Sequence | None = None) -> TaskSpec:
+    """The TaskSpec the model trains with: regression standardised with the mean/std of `train`,
+    the molecules actually trained on (default: the whole training split), or raw when
+    `standardize_targets` is off. The loader's mean/std (fitted on the whole split) are not
+    reused: after --train-fraction/--max-train subsampling they would carry labels of molecules
+    the run never trains on."""
     spec = task.spec
     if spec.task_type != "regression":
         return spec
     if not standardize_targets:
         return replace(spec, standardize=False, mean=None, std=None)
-    if spec.standardize and spec.mean is not None:
-        return spec
-    mean, std = fit_standardization(task.train, spec.num_tasks)
+    mean, std = fit_standardization(task.train if train is None else train, spec.num_tasks)
     return replace(spec, standardize=True, mean=mean, std=std)
 
 
@@ -288,7 +296,8 @@ def _initial_encoder(cfg: FinetuneConfig, train: Sequence) -> tuple[str, dict, d
     if cfg.init:
         encoder = load_encoder(cfg.init)
         return (*encoder_config_dict(encoder), encoder.state_dict())
-    encoder = build_encoder(cfg.encoder, preset_config(cfg.encoder, cfg.preset), records=train)
+    config = preset_config(cfg.encoder, cfg.preset) | dict(cfg.overrides)
+    encoder = build_encoder(cfg.encoder, config, records=train)
     return (*encoder_config_dict(encoder), None)
 
 
@@ -308,10 +317,10 @@ def run_finetune(cfg: FinetuneConfig, task_data: TaskData, out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     seed = cfg.trainer.seed
     L.seed_everything(seed, workers=True, verbose=False)
-    spec = training_spec(task_data, cfg.standardize_targets)
     train = subsample_train(task_data.train, cfg.train_fraction, seed, cfg.max_train)
     if not train or not task_data.valid:
-        raise ValueError(f"task {spec.name}: training and validation splits must be non-empty")
+        raise ValueError(f"task {task_data.spec.name}: training and validation splits must be non-empty")
+    spec = training_spec(task_data, cfg.standardize_targets, train)
     name, config, state = _initial_encoder(cfg, train)
     method = method_label(cfg)
     optim = asdict(OptimConfig(lr=cfg.lr, weight_decay=cfg.weight_decay, min_lr_ratio=cfg.min_lr_ratio))
@@ -366,23 +375,31 @@ _GROUP = ["task", "method", "readout", "train_fraction", "metric"]
 
 def summarize(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Mean and (population) std over seeds of valid/test scores per task, method, readout and
-    train fraction, in the order the groups first appear."""
+    train fraction, in the order the groups first appear. `test_standardized_*`: the test metric
+    in standardised units (regression trained on standardised labels; NaN otherwise), the units
+    of the paper's curated-set MAEs."""
     df = pd.DataFrame(list(results))
     if "test" not in df:
         df["test"] = np.nan
+    standardized = [c for c in df if c.startswith("test/") and c.endswith("_standardized")]
+    df["test_standardized"] = df[standardized].bfill(axis=1).iloc[:, 0] if standardized else np.nan
+    pop_std = lambda s: s.std(ddof=0)  # noqa: E731
     agg = df.groupby(_GROUP, sort=False).agg(
-        seeds=("seed", "count"), valid_mean=("valid", "mean"), valid_std=("valid", lambda s: s.std(ddof=0)),
-        test_mean=("test", "mean"), test_std=("test", lambda s: s.std(ddof=0)))
+        seeds=("seed", "count"), valid_mean=("valid", "mean"), valid_std=("valid", pop_std),
+        test_mean=("test", "mean"), test_std=("test", pop_std),
+        test_standardized_mean=("test_standardized", "mean"), test_standardized_std=("test_standardized", pop_std))
     return agg.reset_index()
 
 
 def summary_markdown(summary: pd.DataFrame) -> str:
-    lines = ["| task | method | readout | train fraction | metric | test | valid | seeds |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| task | method | readout | train fraction | metric | test | test (standardised) | valid | seeds |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in summary.itertuples(index=False):
         arrow = "↑" if higher_is_better(r.metric) else "↓"
+        z = ("–" if pd.isna(r.test_standardized_mean)
+             else f"{r.test_standardized_mean:.3f} ± {r.test_standardized_std:.3f}")
         lines.append(f"| {r.task} | {r.method} | {r.readout} | {r.train_fraction:g} | {r.metric} {arrow} | "
-                     f"{r.test_mean:.3f} ± {r.test_std:.3f} | {r.valid_mean:.3f} ± {r.valid_std:.3f} | {r.seeds} |")
+                     f"{r.test_mean:.3f} ± {r.test_std:.3f} | {z} | {r.valid_mean:.3f} ± {r.valid_std:.3f} | {r.seeds} |")
     return "\n".join(lines) + "\n"
 
 
@@ -419,10 +436,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--init", default=None, help="student checkpoint (distill/infomax); omit for RandInit")
     g.add_argument("--encoder", default=d.encoder, help="RandInit encoder: tokengt or pna")
     g.add_argument("--preset", default=d.preset, help="RandInit encoder preset: paper, cpu-small, tiny")
+    g.add_argument("--encoder-config", type=json.loads, default={},
+                   help='RandInit: JSON overrides of the preset, as the students\' (e.g. \'{"num_layers": 6}\')')
     g.add_argument("--readout", nargs="+", default=[d.readout], choices=list(READOUTS),
-                   help="readout(s); several give one run set each")
+                   help="readout(s): mp (mean), vn (virtual node), norm (chemprop's sum/100), mmms "
+                   "(min/max/mean/sum, 3DInfomax's PNA readout); several give one run set each")
     g.add_argument("--method", default=None, help="label in the result tables (default: RandInit or the --init run name)")
-    g.add_argument("--head-hidden", type=int, default=d.head.hidden_dim, help="head hidden size (0: encoder's)")
+    g.add_argument("--head-hidden", type=int, default=d.head.hidden_dim, help="head hidden size (0: the readout's width)")
     g.add_argument("--head-layers", type=int, default=d.head.num_layers)
     g.add_argument("--head-dropout", type=float, default=d.head.dropout)
     g = parser.add_argument_group("optimisation (paper Table 5c)")
@@ -440,7 +460,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, readout: str) -> FinetuneConfig:
     return FinetuneConfig(
-        init=args.init, encoder=args.encoder, preset=args.preset, readout=readout, method=args.method,
+        init=args.init, encoder=args.encoder, preset=args.preset, overrides=dict(args.encoder_config),
+        readout=readout, method=args.method,
         head=HeadConfig(hidden_dim=args.head_hidden, num_layers=args.head_layers, dropout=args.head_dropout),
         lr=args.lr, weight_decay=args.weight_decay, layer_decay=args.layer_decay,
         warmup_epochs=args.warmup_epochs, min_lr_ratio=args.min_lr_ratio, batch_size=args.batch_size,

@@ -27,8 +27,8 @@ from torch_geometric.data import Data
 
 from dnd.data.loader import make_loader
 from dnd.models.registry import ENCODERS, build_encoder, encoder_config_dict, preset_config
-from dnd.training.denoise import add_corpus_arguments, load_records, sample_records, split_records
-from dnd.training.optim import OptimConfig, adamw_warmup_cosine
+from dnd.training.denoise import add_corpus_arguments, records_from_args, split_records
+from dnd.training.optim import OptimConfig, adamw_warmup_cosine, decay_groups
 from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, resume_path,
                                   trainer_config_from_args)
 
@@ -97,8 +97,7 @@ class StudentPretrainModule(L.LightningModule):
         return values["loss"]
 
     def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]
-        return adamw_warmup_cosine(params, self.optim_config, int(self.trainer.estimated_stepping_batches))
+        return adamw_warmup_cosine(decay_groups(self), self.optim_config, int(self.trainer.estimated_stepping_batches))
 
     def student_checkpoint(self) -> dict[str, Any]:
         """The student alone, in the format `load_encoder` reads."""
@@ -189,8 +188,3 @@ def pretrain_config_from_args(args: argparse.Namespace) -> PretrainConfig:
     return PretrainConfig(student=StudentSpec(args.encoder, args.preset, dict(args.encoder_config)),
                           optim=optim, trainer=trainer, batch_size=args.batch_size,
                           val_fraction=args.val_fraction, num_workers=args.num_workers)
-
-
-def records_from_args(args: argparse.Namespace) -> list[Data]:
-    records = load_records(args.source, args.path, args.limit, args.cache_dir)
-    return sample_records(records, args.sample, args.seed)

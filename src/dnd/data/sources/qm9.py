@@ -28,7 +28,7 @@ from rdkit.Chem import rdDetermineBonds
 from dnd.data.featurize import parse_smiles
 from dnd.data.paired import PairedArrays, paired_arrays
 from dnd.data.report import RecordError
-from dnd.data.sources import csv_rows, finite_float
+from dnd.data.sources import PairedOptions, csv_rows, finite_float
 
 PROPERTY_COLUMNS = (
     "RotA_GHz", "RotB_GHz", "RotC_GHz", "Dipole_debye", "Polarizability_bohr3", "HOMO_au",
@@ -41,7 +41,7 @@ _PT = Chem.GetPeriodicTable()
 
 
 @dataclass
-class Options:
+class Options(PairedOptions):
     with_properties: bool = True   # y = PROPERTY_COLUMNS (raw units)
 
 
@@ -139,4 +139,5 @@ def parse(payload: tuple) -> tuple[Chem.Mol, np.ndarray, list[int], list[float] 
 
 def build(payload: tuple, label: str, options: Options) -> list[PairedArrays]:
     mol_h, pos, z, y = parse(payload)
-    return [paired_arrays(mol_h, pos, z=z, smiles=payload[1], mol_id=payload[0], y=y)]
+    return [paired_arrays(mol_h, pos, z=z, smiles=payload[1], mol_id=payload[0], y=y,
+                          hydrogens=options.hydrogens != "none")]
