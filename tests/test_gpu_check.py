@@ -52,13 +52,14 @@ def test_throughput_benchmark_runs_on_cpu_and_skips_an_absent_encoder(tmp_path):
 @pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None,
                     reason="needs bash and coreutils timeout")
 def test_gpu_check_script_runs_to_completion_on_cpu(tmp_path):
-    """Tiny models, 2 steps: about 2 minutes on 2 cores. Every step, DDP runs included, must pass."""
+    """Tiny models, 2 steps: 2-6 minutes on 2 shared cores. Every step, DDP runs included, must pass."""
     env = dict(os.environ, PYTHON=sys.executable, DEVICE="cpu", STEPS="2",
                MODELS="teacher:tiny tokengt:tiny dmpnn", DISTILL_PRESETS="tiny",
+               TIME_SCALE="10",  # the limits are sized for a GPU; a shared CPU is far slower
                PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
     out = tmp_path / "check"
     proc = subprocess.run(["bash", "benchmarks/gpu_check.sh", str(out)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=4600)
     summary = (out / "summary.txt").read_text()
     assert proc.returncode == 0, summary
     for name in ("throughput", "denoise", "distill_ddp", "finetune_ddp", "distill_speed"):
