@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="append one JSON line per model to this file")
     args = p.parse_args(argv)
     device = torch.device(args.device)
-    if device.type == "cuda" and args.card is None:
+    if device.type == "cuda" and not args.card:  # gpu_check.sh passes "" without nvidia-smi
         args.card = torch.cuda.get_device_name(device)
     records = qm9_paired(args.molecules)
     failed = False
