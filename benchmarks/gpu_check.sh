@@ -68,7 +68,7 @@ step distill_speed 70 "$PY" benchmarks/distill_speed.py --device "$DEVICE" --bf1
     --sample 2048 --batch-size 256 --steps "$STEPS" --json "$OUT/distill_speed.jsonl"
 
 echo "--- throughput (bf16)" | tee -a "$OUT/summary.txt"
-grep -E "mol/s|skipped|failed" "$OUT/throughput.log" | tee -a "$OUT/summary.txt"
+grep -E "mol/s|skipped|failed|autocast" "$OUT/throughput.log" | tee -a "$OUT/summary.txt"
 echo "--- distillation, live vs cached teacher (bf16)" | tee -a "$OUT/summary.txt"
 grep -E "^(live|cached|cache build)" "$OUT/distill_speed.log" | tee -a "$OUT/summary.txt"
 echo "exit status $status" | tee -a "$OUT/summary.txt"

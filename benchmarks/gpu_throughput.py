@@ -60,13 +60,22 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def teacher_step(preset: str, device: torch.device):
-    """(step(batch) -> loss, parameters) for the denoising objective of teacher `preset`."""
+def teacher_step(preset: str, device: torch.device, seen: dict):
+    """(step(batch) -> loss, parameters) for the denoising objective of teacher `preset`; fills
+    `seen` with the dtypes of the distances and noise (float32 under bf16: tests/test_bf16.py
+    checks it on CPU, this on the device)."""
     teacher = Teacher(teacher_preset(preset)).to(device)
     head = NoiseHead(teacher.hidden_dim).to(device)
     gen = torch.Generator(device=device).manual_seed(0)
-    return (lambda batch: denoising_step(teacher, head, batch, 0.04, gen)[0],
-            [*teacher.parameters(), *head.parameters()])
+    teacher.net.distance.register_forward_hook(
+        lambda m, args, out: seen.update(distance_dtype=str(out[1].dtype)))
+
+    def step(batch):
+        loss, pred, eps = denoising_step(teacher, head, batch, 0.04, gen)
+        seen.update(noise_dtype=str(eps.dtype), prediction_dtype=str(pred.dtype))
+        return loss
+
+    return step, [*teacher.parameters(), *head.parameters()]
 
 
 def student_step(name: str, preset: str, records, device: torch.device):
@@ -127,8 +136,9 @@ def run_model(spec: str, records, args, device: torch.device) -> dict:
         preset = "paper" if kind == "teacher" or "paper" in PRESETS.get(kind, {"paper": 0}) \
             else next(iter(PRESETS[kind]))
     result = {"model": kind, "preset": preset, "device": str(device), "card": args.card}
+    seen: dict = {}
     if kind == "teacher":
-        step, params = teacher_step(preset, device)
+        step, params = teacher_step(preset, device, seen)
         batch_size = args.teacher_batch_size
     elif kind not in ENCODERS:
         return result | {"status": "skipped", "reason": f"encoder {kind!r} is not in this build's "
@@ -145,7 +155,7 @@ def run_model(spec: str, records, args, device: torch.device) -> dict:
         raise SystemExit(f"only {len(batches)} batches of {batch_size}: lower --steps")
     result |= {"batch_size": batch_size, "steps": args.steps, "status": "ok",
                "parameters": sum(p.numel() for p in params)}
-    result |= measure(step, params, batches, device, args.warmup)
+    result |= measure(step, params, batches, device, args.warmup) | seen
     peak = args.peak_tflops or peak_tflops(args.card)
     result["mfu"] = result["achieved_tflops"] / peak if peak else None
     result["peak_bf16_tflops"] = peak
@@ -178,6 +188,9 @@ def main(argv=None) -> int:
             traceback.print_exc()
             result = {"model": spec, "status": "failed", "error": f"{type(e).__name__}: {e}"}
             failed = True
+        if "distance_dtype" in result:
+            print(f"{spec}: under bf16 autocast distances are {result['distance_dtype']}, noise "
+                  f"{result['noise_dtype']}, predicted noise {result['prediction_dtype']}")
         if result["status"] == "ok":
             mfu = f"{100 * result['mfu']:.1f}%" if result["mfu"] is not None else "n/a (no peak)"
             print(f"{spec:16s} {result['molecules_per_s']:9.1f} mol/s  batch {result['batch_size']:4d}  "

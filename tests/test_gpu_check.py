@@ -45,6 +45,8 @@ def test_throughput_benchmark_runs_on_cpu_and_skips_an_absent_encoder(tmp_path):
         assert r["mfu"] == pytest.approx(r["achieved_tflops"] / 1.0)
         assert r["peak_memory_gb"] > 0
     assert teacher["batch_size"] == 4 and tokengt["batch_size"] == 8
+    assert teacher["distance_dtype"] == teacher["noise_dtype"] == "torch.float32"
+    assert teacher["prediction_dtype"] == "torch.bfloat16"
     assert absent["status"] == "skipped" and "no-such-encoder" in absent["reason"]
 
 
@@ -58,7 +60,8 @@ def test_gpu_check_script_runs_to_completion_on_cpu(tmp_path):
                TIME_SCALE="10")  # the limits are sized for a GPU; a shared CPU is far slower
     out = tmp_path / "check"
     env.pop("PYTHONPATH", None)  # the script puts its own checkout's src/ first
-    proc = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_check.sh"), str(out)], cwd=tmp_path, env=env,
+    proc = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_check.sh"), str(out)],
+                          cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=4600)
     summary = (out / "summary.txt").read_text()
     assert proc.returncode == 0, summary
