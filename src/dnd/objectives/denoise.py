@@ -6,8 +6,9 @@ keeps the target at unit scale for any sigma, so a model that predicts zero scor
 reads as the fraction of noise variance left unexplained.
 
 Precision: the noise is drawn in the positions' dtype (float32) and added outside any autocast
-op, and the loss is taken in the noise's dtype, so under `bf16-mixed` only the network's matrix products
-run in bf16; positions, interatomic distances, noise and loss stay float32 (tests/test_bf16.py).
+op, and the loss is taken in the noise's dtype, so under `bf16-mixed` only the network's matrix
+products run in bf16; positions, interatomic distances, noise and loss stay float32
+(tests/test_bf16.py).
 """
 
 from __future__ import annotations
