@@ -34,7 +34,7 @@ from rdkit import Chem, rdBase
 from torch_geometric.data import Data
 
 from dnd.data import cache
-from dnd.data.featurize import mol_to_graph
+from dnd.data.featurize import atom_list, bond_list, mol_to_graph
 from dnd.data.report import BadRecordError, DataFileError, RecordError, Report
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _check_geometry(mol_h: Chem.Mol, pos: np.ndarray) -> None:
             raise RecordError(f"atoms {min(i, j)} and {max(i, j)} are {d[i, j]:.3f} Å apart "
                               "(missing or duplicated coordinates)")
     if mol_h.GetNumBonds():
-        ij = np.array([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol_h.GetBonds()])
+        ij = np.array([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in bond_list(mol_h)])
         length = np.linalg.norm(pos[ij[:, 0]] - pos[ij[:, 1]], axis=1)
         off = np.nonzero((length < _MIN_BOND) | (length > _MAX_BOND))[0]
         if len(off):
@@ -149,7 +149,7 @@ def paired_arrays(mol_h: Chem.Mol, pos: np.ndarray, z: Sequence[int] | None = No
     if len(pos) != n:
         raise RecordError(f"conformer has {len(pos)} atoms but the graph has {n} "
                           "(with hydrogens)")
-    atoms = list(mol_h.GetAtoms())
+    atoms = atom_list(mol_h)
     graph_z = np.fromiter((a.GetAtomicNum() for a in atoms), np.int64, n)
     if z is not None:
         z = np.asarray(z, dtype=np.int64)
