@@ -26,7 +26,7 @@ import ogb
 import rdkit
 import torch
 
-from dnd.data.featurize import FEATURIZER_VERSION
+from dnd.data.featurize import featurizer_key
 from dnd.data.report import Report
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def source_key(paths: Sequence[Path], options: dict) -> str:
     h = hashlib.sha256()
     for p in paths:
         h.update(file_digest(Path(p)).encode())
-    h.update(json.dumps({"format": CACHE_FORMAT, "featurizer": FEATURIZER_VERSION,
+    h.update(json.dumps({"format": CACHE_FORMAT, "featurizer": featurizer_key(),
                          "rdkit": rdkit.__version__, "ogb": ogb.__version__,
                          "options": options}, sort_keys=True, default=str).encode())
     return h.hexdigest()[:32]

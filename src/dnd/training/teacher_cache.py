@@ -33,6 +33,7 @@ import torch
 from torch.utils.data import Dataset
 from torch_geometric.data import Data
 
+from dnd.errors import UsageError
 from dnd.data.loader import make_loader
 from dnd.models.teacher import Teacher
 from dnd.objectives.distill import TeacherTargets, teacher_targets
@@ -77,9 +78,9 @@ def write_teacher_cache(teacher: Teacher, records: Sequence[Data], out_dir: str 
                         device: str | torch.device = "cpu", log=print) -> Path:
     """Runs `teacher` (frozen) over `records` and writes the cache directory atomically."""
     if dtype not in DTYPES:
-        raise ValueError(f"cache dtype {dtype!r}: choose from {', '.join(DTYPES)}")
+        raise UsageError(f"cache dtype {dtype!r}: choose from {', '.join(DTYPES)}")
     if not records:
-        raise ValueError("cannot build a teacher cache for an empty corpus")
+        raise UsageError("cannot build a teacher cache for an empty corpus")
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"

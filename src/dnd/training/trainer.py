@@ -17,13 +17,15 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
+from dnd.checks import check_accelerator, output_folder
+
 
 @dataclass
 class TrainerConfig:
     max_epochs: int = 10
     max_steps: int = -1
     accelerator: str = "auto"
-    devices: str = "auto"
+    devices: str | int = "auto"
     strategy: str = "auto"
     precision: str = "32-true"
     checkpoint_every_n_steps: int = 500
@@ -49,6 +51,13 @@ def add_trainer_arguments(parser: argparse.ArgumentParser, **defaults) -> None:
     g.add_argument("--seed", type=int, default=d["seed"])
     g.add_argument("--no-progress", action="store_true", help="no progress bar (logs still written)")
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt if present")
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """Options every training command can reject before reading data: the accelerator and a
+    `--out` that is a file. Minutes of data loading must not precede these errors."""
+    check_accelerator(args.accelerator)
+    output_folder(args.out)
 
 
 def trainer_config_from_args(args: argparse.Namespace) -> TrainerConfig:
@@ -93,7 +102,8 @@ def build_trainer(cfg: TrainerConfig, out_dir: str | Path, monitor: str | None =
                   mode: str = "min", extra_callbacks: tuple = (), resume: bool = False) -> L.Trainer:
     """Trainer writing to `out_dir`: logs/ (CSV, TensorBoard when installed) and checkpoints/
     (last.ckpt always; best.ckpt by `monitor` when given). `resume`: the CSV log continues."""
-    out = Path(out_dir)
+    check_accelerator(cfg.accelerator)
+    out = output_folder(out_dir)
     if not resume:
         _set_aside_old_log(out)
     ckpt_dir = out / "checkpoints"
