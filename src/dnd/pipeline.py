@@ -246,7 +246,7 @@ class Stage:
         if not same:
             shutil.rmtree(self.folder / "checkpoints", ignore_errors=True)
         pending.write_text(json.dumps({"fingerprint": self.key}))
-        work(same and (self.folder / "checkpoints" / "last.ckpt").is_file())
+        work(same and any((self.folder / "checkpoints").glob("*.ckpt")))  # resume_path picks a loadable one
         (self.folder / "stage.json").write_text(json.dumps(
             {"fingerprint": self.key, "wall_s": round(time.perf_counter() - t0, 1)}, indent=2))
         pending.unlink()

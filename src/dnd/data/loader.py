@@ -7,14 +7,40 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+from torch.utils.data import Sampler
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 
+class EpochShuffle(Sampler[int]):
+    """A permutation that depends only on (seed, epoch), like DistributedSampler's.
+
+    A generator seeded once and advanced by each epoch would give a resumed run epoch 0's order
+    again (its state is not in the checkpoint); Lightning calls `set_epoch` before every epoch,
+    so a run resumed at epoch k sees exactly the order an uninterrupted run sees. Without
+    `set_epoch` calls (a plain loop) each pass moves on to the next epoch's order."""
+
+    def __init__(self, n: int, seed: int = 0):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        self.epoch += 1
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+
 def make_loader(records: Sequence[Data], batch_size: int, shuffle: bool = False, seed: int = 0,
                 num_workers: int = 0, drop_last: bool = False) -> DataLoader:
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    sampler = EpochShuffle(len(records), seed) if shuffle else None
     follow = ["z"] if len(records) and "z" in records[0] else None
-    return DataLoader(records, batch_size=batch_size, shuffle=shuffle, generator=generator,
+    # Its own generator: otherwise every `iter(loader)` draws a worker base seed from the global
+    # RNG, at points that differ between a resumed run and an uninterrupted one.
+    return DataLoader(records, batch_size=batch_size, sampler=sampler, generator=torch.Generator().manual_seed(seed),
                       num_workers=num_workers, drop_last=drop_last, follow_batch=follow,
                       persistent_workers=num_workers > 0)
