@@ -22,6 +22,7 @@ from dnd.data.loader import EpochShuffle
 from dnd.training.checkpoint import load_checkpoint
 from dnd.training.trainer import resume_path
 from finetune_fixtures import train_tiny
+from pretrain_helpers import write_teacher_ckpt
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -31,6 +32,8 @@ STAGES = {
                  "--batch-size", "16", "--epochs", "4", "--warmup-epochs", "1"],
     "denoise": ["denoise", "--preset", "tiny", "--limit", "48", "--batch-size", "16", "--epochs", "4",
                 "--checkpoint-every", "0"],
+    "distill": ["distill", "--teacher", "{teacher}", "--cached", "--preset", "tiny", "--limit", "48",
+                "--batch-size", "16", "--epochs", "4", "--checkpoint-every", "0"],
 }
 
 
@@ -66,7 +69,8 @@ def _log(out: Path) -> pd.DataFrame:
 @pytest.mark.slow  # about 45 s per stage on 2 cores: three CLI runs in subprocesses
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_sigkill_then_resume_equals_uninterrupted_run(stage, tmp_path):
-    argv = STAGES[stage]
+    teacher = write_teacher_ckpt(tmp_path / "teacher.ckpt")
+    argv = [a.format(teacher=teacher) for a in STAGES[stage]]
     sub = "seed0" if stage == "finetune" else "."  # dnd finetune runs each seed in its own folder
     _finish(_cli(argv, tmp_path / "whole"))
     proc = _cli(argv, tmp_path / "killed")
