@@ -102,6 +102,24 @@ def test_sigkill_then_resume_equals_uninterrupted_run(stage, tmp_path):
             assert mb[key] == pytest.approx(ma[key], rel=1e-5), key
 
 
+@pytest.mark.slow  # about 45 s on 2 cores
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path):
+    """Step checkpoints inside an epoch: the resumed run sees the rest of that epoch's order."""
+    argv = [*STAGES["denoise"][:-1], "2"]          # --checkpoint-every 2: steps 2, 4 are mid-epoch
+    _finish(_cli(argv, tmp_path / "whole"))
+    proc = _cli(argv, tmp_path / "killed")
+    _kill_after(proc, tmp_path / "killed" / "checkpoints" / "step4.ckpt")
+    _finish(_cli([*argv, "--resume"], tmp_path / "killed"))
+    a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "killed")
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-6, msg=key)
+    la, lb = _log(tmp_path / "whole"), _log(tmp_path / "killed")
+    assert not lb.duplicated().any()
+    val = la.dropna(subset=["val_loss"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(lb.dropna(subset=["val_loss"]).reset_index(drop=True)[val.columns], val,
+                                  rtol=1e-4, atol=1e-6)  # every epoch validated, the interrupted one too
+
+
 def test_epoch_shuffle_depends_only_on_seed_and_epoch():
     a, b = EpochShuffle(20, seed=3), EpochShuffle(20, seed=3)
     first, second = list(a), list(a)                 # a plain loop moves on to the next epoch
@@ -109,6 +127,17 @@ def test_epoch_shuffle_depends_only_on_seed_and_epoch():
     b.set_epoch(1)                                   # a resumed run jumps straight to epoch 1
     assert list(b) == second
     assert list(EpochShuffle(20, seed=4)) != first
+    c = EpochShuffle(20, seed=3)
+    c.resume_at(1, 7)                                # a mid-epoch checkpoint of epoch 1, 7 seen
+    c.set_epoch(1)
+    assert list(c) == second[7:]
+    assert list(c) == _epoch(3, 2)                   # the resume position applies to that epoch only
+
+
+def _epoch(seed: int, epoch: int) -> list[int]:
+    s = EpochShuffle(20, seed)
+    s.set_epoch(epoch)
+    return list(s)
 
 
 def test_checkpoints_never_touch_tmpdir(tmp_path, monkeypatch):

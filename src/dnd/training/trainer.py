@@ -108,20 +108,33 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_save(checkpoint, Path(path))
 
 
-class ResumeRngState(Callback):
-    """The global random states (torch, CUDA, numpy, Python) in every checkpoint, put back when a
-    resumed run starts training. Lightning does not store them, so a resumed run would draw other
-    random numbers (TokenGT's eigenvector sign flips, denoising noise) than an uninterrupted one.
-    They are set in `on_train_start`, after the sanity check, which is where the uninterrupted run
-    stood when it wrote the checkpoint at the end of an epoch."""
+class ResumeState(Callback):
+    """What Lightning leaves out of checkpoints but an exact resume needs, put back when a resumed
+    run starts training (`on_train_start`, after the sanity check: where the uninterrupted run
+    stood when it wrote the checkpoint):
+    - the global random states (torch, CUDA, numpy, Python): TokenGT's eigenvector sign flips and
+      the denoising noise would otherwise draw other numbers than in an uninterrupted run;
+    - the training loader's position inside the epoch (`ResumableLoader.state_dict`). Lightning
+      has its own hook for that, but it sets up the loader before restoring the checkpoint when
+      `configure_optimizers` asks for `estimated_stepping_batches`, and then never applies it."""
 
     def __init__(self) -> None:
         self._pending: dict | None = None
+        self._trainer = None
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self._trainer = trainer
+
+    def _train_loader(self):
+        loader = getattr(self._trainer, "train_dataloader", None) if self._trainer is not None else None
+        return loader if callable(getattr(loader, "load_state_dict", None)) else None
 
     def state_dict(self) -> dict:
         version, mt, gauss = random.getstate()
         np_state = np.random.get_state()
-        return {"torch": torch.get_rng_state(),
+        loader = self._train_loader()
+        return {"train_loader": loader.state_dict() if loader is not None else None,
+                "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 "python": [version, list(mt), gauss],
                 "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
@@ -140,6 +153,9 @@ class ResumeRngState(Callback):
         random.setstate((version, tuple(mt), gauss))
         name, keys, *rest = state["numpy"]
         np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+        loader = self._train_loader()
+        if loader is not None and state.get("train_loader"):
+            loader.load_state_dict(state["train_loader"])
 
 
 def _set_aside_old_log(out: Path) -> None:
@@ -176,7 +192,7 @@ def build_trainer(cfg: TrainerConfig, out_dir: str | Path, monitor: str | None =
     loggers = [ContinuingCSVLogger(out, name="logs", version="")]
     if importlib.util.find_spec("tensorboard") is not None:
         loggers.append(TensorBoardLogger(out, name="tensorboard", version=""))
-    callbacks += [LearningRateMonitor(logging_interval="step"), ResumeRngState()]
+    callbacks += [LearningRateMonitor(logging_interval="step"), ResumeState()]
     return L.Trainer(
         default_root_dir=out, max_epochs=cfg.max_epochs, max_steps=cfg.max_steps,
         accelerator=cfg.accelerator, devices=_devices(cfg.devices), strategy=cfg.strategy,
