@@ -453,6 +453,16 @@ def test_run_check_rejects_bad_config(tmp_path, capsys, monkeypatch, yaml_text, 
     assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
 
 
+def test_run_check_reads_csv_task_headers(tmp_path, capsys, monkeypatch):
+    """An ID column in a CSV task is caught by --check, not after pretraining."""
+    monkeypatch.chdir(tmp_path)
+    task = csv_task(tmp_path, "smiles,y,compound_id", [f"{s},{i}.5,{i}" for i, s in enumerate(GOOD_SMILES)])
+    path = write(tmp_path / "exp.yaml", f"name: x\nmethods: [randinit]\ntasks: [{task}]\n")
+    fails(["run", path, "--check"], capsys, str(path), "y, compound_id", "target_columns")
+    write(path, f"name: x\nmethods: [randinit]\ntasks: [{task}]\ntask_options: {{'*': {{target_columns: y}}}}\n")
+    assert main(["run", str(path), "--check"]) == 0
+
+
 def test_run_missing_config(tmp_path, capsys):
     fails(["run", tmp_path / "none.yaml", "--check"], capsys, "none.yaml", "not found")
 

@@ -30,7 +30,7 @@ import pandas as pd
 import yaml
 
 from dnd.config_check import check_types, check_value, field_types
-from dnd.errors import UnknownNameError, UsageError
+from dnd.errors import UnknownNameError, UsageError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +205,17 @@ def check_experiment_files(cfg: ExperimentConfig, where: str) -> None:
         raise UsageError(f"{where}: data_root: folder {cfg.data_root} not found")
     from dnd.data.tasks import task_loader
 
+    from dnd.data.tasks.csv_task import check_csv_header
+
     for task in [*cfg.tasks, *cfg.label_efficiency.tasks]:
-        if task_loader(task).__name__ == "load_csv_task" and not Path(task).is_file():
-            raise UsageError(f"{where}: tasks: CSV file {task} not found")
+        if task_loader(task).__name__ == "load_csv_task":
+            if not Path(task).is_file():
+                raise UsageError(f"{where}: tasks: CSV file {task} not found")
+            opts = task_options(cfg, task)
+            try:
+                check_csv_header(task, opts.get("smiles_column", "smiles"), opts.get("target_columns"))
+            except UserError as err:
+                raise UsageError(f"{where}: tasks: {err} (in task_options)") from None
 
 
 def fingerprint(*parts: Any) -> str:

@@ -94,11 +94,19 @@ def read_table(path: str | os.PathLike, columns: Sequence[str], **read_csv_kwarg
     return df
 
 
+def read_header(path: Path) -> list[str]:
+    """The column names of a CSV (.gz/.xz) as written, duplicates kept."""
+    try:
+        with _open_text(path) as fh:
+            return next(csv.reader(fh), [])
+    except (OSError, EOFError, UnicodeDecodeError, lzma.LZMAError, zlib.error) as e:
+        raise DataFileError(f"{path}: cannot be read as CSV: {e}") from None
+
+
 def check_unique_header(path: Path) -> None:
     """DataFileError for a header naming a column twice: pandas would rename the second copy
     ('y' -> 'y.1') and both would silently become separate targets."""
-    with _open_text(path) as fh:
-        header = next(csv.reader(fh), [])
+    header = read_header(path)
     seen: set[str] = set()
     for name in header:
         if name in seen:
