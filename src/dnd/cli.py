@@ -37,9 +37,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+REPORT_HINT = "this is a bug in dnd, not in your input: please report it with the traceback above"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Parse and run one command. A `UserError` (bad file, option, input or checkpoint) becomes
+    one line `dnd: error: ...` and exit code 2, as argparse does for bad options; any other
+    exception is a bug and keeps its traceback, followed by a hint to report it."""
+    from dnd.errors import UserError
+
+    from dnd.data.featurize import set_max_atoms
+
     args = build_parser().parse_args(argv)
-    code = args._run(args)
+    try:
+        if getattr(args, "max_atoms", None) is not None:
+            set_max_atoms(args.max_atoms)
+        code = args._run(args)
+    except UserError as err:
+        print(f"dnd: error: {err}", file=sys.stderr)
+        return 2
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print(f"dnd {args.command}: {REPORT_HINT}", file=sys.stderr)
+        return 1
     return int(code or 0)
 
 

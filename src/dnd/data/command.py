@@ -17,6 +17,7 @@ import time
 
 from dnd.data.paired import HYDROGENS
 from dnd.data.report import BadRecordError, DataFileError, Report
+from dnd.data.tasks.options import add_task_option_arguments, task_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,13 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     task.add_argument("--cache-dir", default=None, help="store/reuse the built task here")
     task.add_argument("--strict", action="store_true", help="stop at the first bad record")
     task.add_argument("--path", default=None, help="logp: the SMILES+value CSV")
-    task.add_argument("--smiles-column", default=None)
-    task.add_argument("--target-columns", default=None,
-                      help="CSV tasks: comma-separated target columns (default: all others)")
-    task.add_argument("--task-type", choices=("regression", "classification"), default=None,
-                      help="CSV tasks (default: inferred from the labels)")
-    task.add_argument("--split", choices=("scaffold", "random"), default=None,
-                      help="CSV tasks (default: scaffold)")
+    add_task_option_arguments(task)
 
     paired = sub.add_parser("paired", help="load a paired 2D/3D source and print its report")
     paired.add_argument("source", choices=("qm9", "sdf", "pcqm4mv2", "smiles"))
@@ -81,28 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "pretraining while the build goes on)")
 
 
-def _task_options(args) -> dict:
-    from dnd.data.tasks.csv_task import is_csv_path
-    opts = {}
-    if args.path is not None:
-        opts["path"] = args.path
-    csv = is_csv_path(args.name)
-    if args.smiles_column is not None:
-        opts["smiles_column"] = args.smiles_column
-    if csv:
-        for key in ("target_columns", "task_type", "split"):
-            if getattr(args, key) is not None:
-                opts[key] = getattr(args, key)
-    elif args.target_columns is not None:
-        opts["target_column"] = args.target_columns
-    return opts
-
-
 def _run_task(args) -> int:
     from dnd.data.tasks import load_task
     start = time.perf_counter()
     td = load_task(args.name, root=args.root, seed=args.seed, strict=args.strict,
-                   cache_dir=args.cache_dir, **_task_options(args))
+                   cache_dir=args.cache_dir, **task_options(args.name, args))
     spec = td.spec
     print(f"task {spec.name}: {spec.task_type}, metric {spec.metric}, {spec.num_tasks} target(s)"
           + (f" [{spec.unit}]" if spec.unit else ""))

@@ -20,8 +20,11 @@ processes and collates into the cache; `Data` objects are made only at the end.
 
 from __future__ import annotations
 
+import gzip
 import logging
+import lzma
 import os
+import zlib
 from dataclasses import asdict
 from functools import partial
 from multiprocessing import Pool
@@ -33,6 +36,7 @@ import torch
 from rdkit import Chem, rdBase
 from torch_geometric.data import Data
 
+from dnd.errors import UnknownNameError
 from dnd.data import cache
 from dnd.data.featurize import atom_list, bond_list, mol_to_graph
 from dnd.data.report import BadRecordError, DataFileError, RecordError, Report
@@ -51,6 +55,21 @@ def check_hydrogens(hydrogens: str) -> str:
     if hydrogens not in HYDROGENS:
         raise ValueError(f"unknown hydrogens setting {hydrogens!r}; choose from {', '.join(HYDROGENS)}")
     return hydrogens
+
+
+# The 3D teacher's element embedding covers atomic numbers below this (torchmd-net's max_z; the
+# default of `TeacherConfig.max_z`). Records with heavier elements are rejected when built, not
+# when a denoising run meets them hours later.
+TEACHER_MAX_Z = 100
+
+
+def check_teacher_elements(z: np.ndarray, max_z: int = TEACHER_MAX_Z) -> None:
+    """RecordError naming the first atom whose element the teacher cannot embed."""
+    bad = np.flatnonzero((z < 1) | (z >= max_z))
+    if len(bad):
+        k = int(bad[0])
+        raise RecordError(f"atom {k} has atomic number {int(z[k])}; the 3D teacher embeds "
+                          f"elements 1..{max_z - 1} only")
 
 
 class PairedArrays(NamedTuple):
@@ -131,6 +150,22 @@ def _remove_hs(mol_h: Chem.Mol, z: np.ndarray) -> tuple[Chem.Mol, np.ndarray]:
     return heavy, mask
 
 
+def check_corpus_elements(records: Sequence[Data], max_z: int) -> None:
+    """Records built before the element check (old caches, hand-made Data) are checked again
+    against the teacher's actual `max_z` before any training step."""
+    if not records:
+        return
+    z = torch.cat([rec.z for rec in records])
+    if bool(((z < 1) | (z >= max_z)).any()):
+        for i, rec in enumerate(records):
+            try:
+                check_teacher_elements(rec.z.numpy(), max_z)
+            except RecordError as err:
+                name = getattr(rec, "mol_id", "") or getattr(rec, "smiles", "")
+                raise DataFileError(f"corpus record {i} ({name}): {err}; drop it from the corpus "
+                                    "(and rebuild its cache)") from None
+
+
 def paired_arrays(mol_h: Chem.Mol, pos: np.ndarray, z: Sequence[int] | None = None,
                   smiles: str | None = None, mol_id: str = "",
                   y: Sequence[float] | None = None, hydrogens: bool = True) -> PairedArrays:
@@ -151,6 +186,7 @@ def paired_arrays(mol_h: Chem.Mol, pos: np.ndarray, z: Sequence[int] | None = No
                           "(with hydrogens)")
     atoms = atom_list(mol_h)
     graph_z = np.fromiter((a.GetAtomicNum() for a in atoms), np.int64, n)
+    check_teacher_elements(graph_z)
     if z is not None:
         z = np.asarray(z, dtype=np.int64)
         if len(z) != n:
@@ -269,6 +305,10 @@ def _process(source: str, options, path: Path, items: Iterable, workers: int,
     return records
 
 
+# what reading a file that is not what its name says raises (decoding happens while iterating)
+_UNREADABLE = (UnicodeDecodeError, EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
+
+
 def check_file(path: Path) -> None:
     """DataFileError unless `path` is an existing, non-empty file."""
     if not path.exists():
@@ -295,7 +335,7 @@ def load_paired(source: str, path: str | os.PathLike, limit: int | None = None,
     Raises DataFileError for a missing or empty file or one that yields no records.
     """
     if source not in SOURCES:
-        raise ValueError(f"unknown paired source {source!r}; choose from {', '.join(SOURCES)}")
+        raise UnknownNameError(f"unknown paired source {source!r}; choose from {', '.join(SOURCES)}")
     module = _sources()[source]
     opts = module.Options(**options)
     path = Path(path)
@@ -315,7 +355,11 @@ def load_paired(source: str, path: str | os.PathLike, limit: int | None = None,
     else:
         run_report = Report(strict=strict)
         items = module.read_items(path, limit, opts)
-        records = _process(source, opts, path, items, workers or os.cpu_count() or 1, run_report)
+        try:
+            records = _process(source, opts, path, items, workers or os.cpu_count() or 1, run_report)
+        except _UNREADABLE as err:  # binary data, corrupt or truncated compression
+            raise DataFileError(f"{path}: cannot be read as a {source} file "
+                                f"({type(err).__name__}: {err})") from None
         if run_report.n_ok + run_report.n_bad == 0:
             raise DataFileError(f"{path}: no records found")
         collated = cache.collate(records)

@@ -10,7 +10,6 @@ of CSV output). `--nodes` adds per-atom embeddings of the heavy atoms.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -19,11 +18,13 @@ import pandas as pd
 import torch
 from torch import nn
 
+from dnd.checks import output_file, torch_device
+from dnd.data.featurize import add_max_atoms_argument
 from dnd.data.loader import make_loader
 from dnd.inference.inputs import InputError, read_molecules
 from dnd.models.readout import READOUTS, Readout
 from dnd.models.registry import load_encoder
-from dnd.training.checkpoint import CheckpointError, hparams, load_checkpoint
+from dnd.training.checkpoint import hparams, load_checkpoint
 from dnd.training.finetune import load_finetuned
 
 
@@ -58,11 +59,13 @@ def embed_records(encoder: nn.Module, readout: Readout, records: Sequence, batch
 def write_embeddings(out: Path, table: pd.DataFrame, errors: list[str], graph: np.ndarray) -> None:
     """.npy: the [n_inputs, d] array; .csv: input columns, error, emb_0..emb_{d-1}."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")  # np.save keeps a .npy suffix as given
     if out.suffix.lower() == ".npy":
-        np.save(out, graph)
-        return
-    emb = pd.DataFrame(graph, columns=[f"emb_{j}" for j in range(graph.shape[1])])
-    pd.concat([table.reset_index(drop=True).assign(error=errors), emb], axis=1).to_csv(out, index=False)
+        np.save(tmp, graph)
+    else:
+        emb = pd.DataFrame(graph, columns=[f"emb_{j}" for j in range(graph.shape[1])])
+        pd.concat([table.reset_index(drop=True).assign(error=errors), emb], axis=1).to_csv(tmp, index=False)
+    tmp.replace(out)  # never a half-written output under the real name
 
 
 def node_path(out: Path) -> Path:
@@ -73,11 +76,11 @@ def embed_file(model_path: str | Path, input_path: str | Path, out_path: str | P
                smiles_column: str = "smiles", readout: str | None = None, nodes: bool = False,
                batch_size: int = 256, device: str = "cpu") -> np.ndarray:
     """Embed every molecule of a CSV/SDF; returns the graph embeddings (NaN rows for failures)."""
-    out = Path(out_path)
+    out = output_file(out_path)
     if out.suffix.lower() not in (".npy", ".csv"):
         raise InputError(f"{out}: output must end in .npy or .csv")
     encoder, ro = load_embedder(model_path, readout)
-    encoder.to(torch.device(device))
+    encoder.to(torch_device(device))
     inputs = read_molecules(input_path, smiles_column)
     valid = inputs.valid
     g, node_list = embed_records(encoder, ro, [inputs.graphs[i] for i in valid], batch_size, nodes)
@@ -103,15 +106,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write heavy-atom embeddings to OUT_nodes.npz (embeddings, row, atom)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--device", default="cpu")
+    add_max_atoms_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        graph = embed_file(args.model, args.input, args.out, args.smiles_column, args.readout,
-                           args.nodes, args.batch_size, args.device)
-    except (InputError, CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    torch_device(args.device)
+    graph = embed_file(args.model, args.input, args.out, args.smiles_column, args.readout,
+                       args.nodes, args.batch_size, args.device)
     n_bad = int(np.isnan(graph).any(axis=1).sum())
     print(f"{args.out}: {graph.shape[0]} x {graph.shape[1]} graph embeddings; {n_bad} row(s) failed (NaN)")
     if args.nodes:

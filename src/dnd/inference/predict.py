@@ -9,15 +9,15 @@ cannot be parsed or featurized gets empty predictions and its reason in the `err
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from dnd.inference.inputs import InputError, MoleculeInputs, read_molecules
-from dnd.training.checkpoint import CheckpointError
+from dnd.checks import output_file, torch_device
+from dnd.data.featurize import add_max_atoms_argument
+from dnd.inference.inputs import MoleculeInputs, read_molecules
 from dnd.training.finetune import FinetuneModule, load_finetuned, predict_records
 
 
@@ -42,11 +42,13 @@ def predict_inputs(model: FinetuneModule, inputs: MoleculeInputs, batch_size: in
 def predict_file(model: FinetuneModule, input_path: str | Path, out_path: str | Path,
                  smiles_column: str = "smiles", batch_size: int = 256) -> pd.DataFrame:
     """Predict every molecule of a CSV/SDF and write the table as CSV to `out_path`."""
+    out_path = output_file(out_path)
     inputs = read_molecules(input_path, smiles_column)
     table = predict_inputs(model, inputs, batch_size)
-    out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_path, index=False)
+    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(out_path)  # never a half-written output under the real name
     return table
 
 
@@ -57,15 +59,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output CSV")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    add_max_atoms_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        model = load_finetuned(args.model).to(torch.device(args.device))
-        table = predict_file(model, args.input, args.out, args.smiles_column, args.batch_size)
-    except (InputError, CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    device = torch_device(args.device)
+    output_file(args.out)
+    model = load_finetuned(args.model).to(device)
+    table = predict_file(model, args.input, args.out, args.smiles_column, args.batch_size)
     n_bad = int((table["error"] != "").sum())
     spec = model.spec
     unit = f" in {spec.unit}" if spec.unit and spec.task_type == "regression" else ""

@@ -32,6 +32,7 @@ from typing import Any, Iterable
 from torch_geometric.data import Data
 
 from dnd.models.dmpnn import DMPNN, DMPNNConfig
+from dnd.errors import UnknownNameError
 from dnd.models.encoder import GraphEncoder
 from dnd.models.pna import PNA, PNAConfig, degree_histogram
 from dnd.models.tokengt import TokenGT, TokenGTConfig
@@ -69,7 +70,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 
 def _lookup(name: str) -> tuple[type[GraphEncoder], type]:
     if name not in ENCODERS:
-        raise ValueError(f"unknown encoder {name!r}; choose from {sorted(ENCODERS)}")
+        raise UnknownNameError(f"unknown encoder {name!r}; choose from {sorted(ENCODERS)}")
     return ENCODERS[name]
 
 
@@ -77,7 +78,7 @@ def preset_config(name: str, preset: str) -> dict[str, Any]:
     """Full config dict of a preset (defaults filled in), ready for `build_encoder`."""
     _lookup(name)
     if preset not in PRESETS[name]:
-        raise ValueError(f"unknown {name} preset {preset!r}; choose from {sorted(PRESETS[name])}")
+        raise UnknownNameError(f"unknown {name} preset {preset!r}; choose from {sorted(PRESETS[name])}")
     config = dict(PRESETS[name][preset])
     if name == "pna":
         config.setdefault("deg", None)
@@ -109,6 +110,9 @@ def load_encoder(ckpt_path: str | Path) -> GraphEncoder:
     ckpt = load_checkpoint(ckpt_path)
     hp = hparams(ckpt, ckpt_path)
     missing = [k for k in ("encoder_name", "encoder_config") if k not in hp]
+    if missing and isinstance(hp.get("teacher"), dict):
+        raise CheckpointError(f"{ckpt_path}: is a 3D teacher checkpoint (dnd denoise); a 2D student "
+                              "checkpoint is needed here (dnd distill or dnd infomax writes student.ckpt)")
     if missing:
         raise CheckpointError(f"{ckpt_path}: hparams lack {', '.join(missing)} (not a student checkpoint?)")
     encoder = build_encoder(hp["encoder_name"], hp["encoder_config"])

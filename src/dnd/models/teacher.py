@@ -17,6 +17,8 @@ from torch import Tensor, nn
 from torchmdnet.models.torchmd_et import TorchMD_ET
 from torchmdnet.models.utils import GatedEquivariantBlock
 
+from dnd.data.paired import TEACHER_MAX_Z
+from dnd.errors import UnknownNameError
 from dnd.training.checkpoint import CheckpointError, hparams, load_checkpoint, submodule_state
 
 # State-dict prefixes of the denoising LightningModule; load_teacher reads the teacher's.
@@ -34,7 +36,7 @@ class TeacherConfig:
     num_heads: int = 8
     cutoff_lower: float = 0.0
     cutoff_upper: float = 5.0
-    max_z: int = 100
+    max_z: int = TEACHER_MAX_Z
     max_num_neighbors: int = 32
     rbf_type: str = "expnorm"
     # Zaidi et al.'s PCQM4Mv2 denoising config keeps the RBF centres fixed.
@@ -83,14 +85,22 @@ def preset_config(name: str) -> TeacherConfig:
     try:
         return TeacherConfig(**asdict(PRESETS[name]))
     except KeyError:
-        raise ValueError(f"unknown teacher preset {name!r}; choose from {', '.join(PRESETS)}") from None
+        raise UnknownNameError(f"unknown teacher preset {name!r}; choose from {', '.join(PRESETS)}") from None
 
 
 def atom_batch(batch) -> Tensor:
-    """Molecule index of every conformer atom: `z_batch` from the loader, or one molecule."""
+    """Molecule index of every conformer atom: `z_batch` from the loader, or one molecule.
+
+    A batch of several molecules without `z_batch` (PyG's DataLoader without
+    `follow_batch=['z']`) is an error: read as one molecule, atoms of different molecules would
+    interact and the features would be silently wrong."""
     z_batch = getattr(batch, "z_batch", None)
     if z_batch is not None:
         return z_batch
+    num_graphs = getattr(batch, "num_graphs", 1)
+    if num_graphs > 1:
+        raise ValueError(f"a batch of {num_graphs} molecules has no `z_batch`: build it with "
+                         "dnd.data.loader.make_loader (or PyG's DataLoader with follow_batch=['z'])")
     return torch.zeros(batch.z.size(0), dtype=torch.long, device=batch.z.device)
 
 

@@ -31,12 +31,15 @@ import lightning as L
 import torch
 from torch_geometric.data import Data
 
+from dnd.data.paired import check_corpus_elements
+from dnd.errors import UsageError
+from dnd.data.featurize import add_max_atoms_argument
 from dnd.data.loader import make_loader
 from dnd.data.paired import HYDROGENS, check_hydrogens
 from dnd.models.teacher import PRESETS, NoiseHead, Teacher, TeacherConfig, featurizer_version, preset_config
 from dnd.objectives.denoise import denoising_step
 from dnd.training.optim import OptimConfig, adamw_warmup_cosine, decay_groups
-from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, resume_path,
+from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, check_run_options, resume_path,
                                   trainer_config_from_args)
 
 
@@ -131,27 +134,28 @@ class DenoiseModule(L.LightningModule):
 def split_records(records: Sequence[Data], val_fraction: float, seed: int) -> tuple[list[Data], list[Data]]:
     """Seeded random hold-out: (train, validation). At least one validation record when asked."""
     if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        raise UsageError(f"val_fraction must be in [0, 1), got {val_fraction}")
     n = len(records)
     n_val = 0 if val_fraction == 0 else max(1, round(n * val_fraction))
     if n - n_val < 1:
-        raise ValueError(f"{n} records are too few for a validation fraction of {val_fraction}")
+        raise UsageError(f"{n} records are too few for a validation fraction of {val_fraction}")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     return [records[i] for i in order[n_val:]], [records[i] for i in order[:n_val]]
 
 
-def _check_records(records: Sequence[Data]) -> None:
+def _check_records(records: Sequence[Data], max_z: int) -> None:
     if not records:
-        raise ValueError("no conformer records to pretrain on")
+        raise UsageError("no conformer records to pretrain on")
     missing = [k for k in ("z", "pos") if k not in records[0]]
     if missing:
-        raise ValueError(f"records lack {', '.join(missing)}: denoising needs 3D conformers (z, pos)")
+        raise UsageError(f"records lack {', '.join(missing)}: denoising needs 3D conformers (z, pos)")
+    check_corpus_elements(records, max_z)
 
 
 def run_denoise(cfg: DenoiseConfig, records: Sequence[Data], out_dir: str | Path, resume: bool = False) -> Path:
     """Pretrain a teacher on `records` (paired or conformer-only Data with z, pos); returns the final
     checkpoint (OUT/checkpoints/last.ckpt), loadable with `dnd.models.teacher.load_teacher`."""
-    _check_records(records)
+    _check_records(records, cfg.teacher.max_z)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
@@ -200,6 +204,7 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, val_fraction: float | 
     g.add_argument("--val-fraction", type=float, default=val_fraction,
                    help="held-out validation share of the corpus (seeded by --seed)")
     g.add_argument("--num-workers", type=int, default=num_workers, help="data loader worker processes")
+    add_max_atoms_argument(g)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -250,12 +255,12 @@ def load_records(source: str, path: str | None, limit: int | None, cache_dir: st
 
         return qm9_paired(limit=limit or None, hydrogens=hydrogens)
     if not path:
-        raise ValueError(f"corpus source {source!r} needs a path (--path)")
+        raise UsageError(f"--source {source} needs --path (the data file)")
     if source == "records":
         from dnd.data.conformer_corpus import load_records_file
 
         if hydrogens != "dft":
-            raise ValueError("the records source holds records built already; set hydrogens when "
+            raise UsageError("the records source holds records built already; set hydrogens when "
                              "building them, not when loading")
         records = load_records_file(path)
         return records[:limit] if limit else records
@@ -277,13 +282,14 @@ def sample_records(records: Sequence[Data], n: int | None, seed: int) -> list[Da
     if n is None or n >= len(records):
         return list(records)
     if n < 1:
-        raise ValueError(f"sample size must be positive, got {n}")
+        raise UsageError(f"sample size must be positive, got {n}")
     keep = torch.randperm(len(records), generator=torch.Generator().manual_seed(seed))[:n].sort().values
     return [records[i] for i in keep.tolist()]
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    check_run_options(args)
     records = records_from_args(args)
     print(f"denoising on {len(records)} molecules")
     ckpt = run_denoise(cfg, records, args.out, resume=args.resume)

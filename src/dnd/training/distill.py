@@ -27,12 +27,14 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from dnd.data.paired import check_corpus_elements
 from dnd.models.teacher import TEACHER_PREFIX, Teacher, load_teacher
 from dnd.objectives.distill import (TEACHER_POOLS, VARIANTS, DistillConfig, StudentProjection,
                                     distill_loss, teacher_targets)
 from dnd.training.pretrain import (PretrainConfig, StudentPretrainModule, add_pretrain_arguments, fit_student,
                                    prepare_run, pretrain_config_from_args, records_from_args)
 from dnd.training.teacher_cache import DTYPES, CachedTeacherDataset, cached_targets, ensure_teacher_cache
+from dnd.training.trainer import check_run_options
 
 
 @dataclass
@@ -89,6 +91,7 @@ def run_distill(cfg: DistillRunConfig, records: Sequence[Data], teacher_ckpt: st
     returns OUT/student.ckpt."""
     out = Path(out_dir)
     teacher = load_teacher(teacher_ckpt)
+    check_corpus_elements(records, teacher.config.max_z)
     train, val, name, enc_config = prepare_run(cfg, records, out, "distill", {"teacher_ckpt": str(teacher_ckpt)})
     module = DistillModule(name, enc_config, teacher.hidden_dim, asdict(cfg.objective), asdict(cfg.optim),
                            teacher_ckpt=str(teacher_ckpt), teacher=None if cfg.cached else teacher)
@@ -133,6 +136,7 @@ def config_from_args(args: argparse.Namespace) -> DistillRunConfig:
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    check_run_options(args)
     student = run_distill(cfg, records_from_args(args), args.teacher, args.out, resume=args.resume)
     print(f"student checkpoint: {student}")
     return 0

@@ -36,14 +36,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dnd.errors import UsageError
 from dnd.data.loader import make_loader
+from dnd.data.report import DataFileError
 from dnd.data.task import TaskData, TaskSpec, fit_standardization
+from dnd.data.tasks.options import add_task_option_arguments, task_options
 from dnd.evaluation.metrics import evaluate, higher_is_better
 from dnd.models.readout import READOUTS, Readout
 from dnd.models.registry import build_encoder, encoder_config_dict, load_encoder, preset_config
 from dnd.training.checkpoint import CheckpointError, hparams, load_checkpoint
 from dnd.training.optim import OptimConfig, adamw_warmup_cosine, exempt_from_decay, split_decay
-from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, resume_path,
+from dnd.training.trainer import (TrainerConfig, add_trainer_arguments, build_trainer, check_run_options, resume_path,
                                   trainer_config_from_args)
 
 RANDINIT = "RandInit"
@@ -251,7 +254,7 @@ def subsample_train(records: Sequence, fraction: float, seed: int, max_count: in
     """A seeded subset of `fraction` of the training split (at least one), kept in original order.
     `max_count` caps the split first, so fractions are shares of what a full run trains on."""
     if not 0 < fraction <= 1:
-        raise ValueError(f"train fraction must be in (0, 1], got {fraction}")
+        raise UsageError(f"train fraction must be in (0, 1], got {fraction}")
     n = len(records)
     k = max(1, int(round(fraction * min(n, max_count or n))))
     if k == n:
@@ -290,6 +293,19 @@ def method_label(cfg: FinetuneConfig) -> str:
     return Path(cfg.init).stem
 
 
+def check_scorable(task_data: TaskData) -> None:
+    """Classification is scored by ROC-AUC, which needs both classes of some target in a split;
+    without this check a one-class validation split crashes at the first validation epoch."""
+    if task_data.spec.task_type != "classification":
+        return
+    for split in ("valid", "test"):
+        y = task_data.labels(split)
+        if len(y) and not any(np.isin(0.0, y[:, t]) and np.isin(1.0, y[:, t]) for t in range(y.shape[1])):
+            raise DataFileError(
+                f"task {task_data.spec.name}: the {split} split has only one class in every target, "
+                "so ROC-AUC is undefined; use --split random, another --split-seed, or more data")
+
+
 def _initial_encoder(cfg: FinetuneConfig, train: Sequence) -> tuple[str, dict, dict | None]:
     """(name, full config, pretrained weights or None). RandInit configs are completed from the
     training split (PNA's degree histogram) so the checkpoint's config is self-contained."""
@@ -319,8 +335,9 @@ def run_finetune(cfg: FinetuneConfig, task_data: TaskData, out_dir: str | Path,
     L.seed_everything(seed, workers=True, verbose=False)
     train = subsample_train(task_data.train, cfg.train_fraction, seed, cfg.max_train)
     if not train or not task_data.valid:
-        raise ValueError(f"task {task_data.spec.name}: training and validation splits must be non-empty")
+        raise UsageError(f"task {task_data.spec.name}: training and validation splits must be non-empty")
     spec = training_spec(task_data, cfg.standardize_targets, train)
+    check_scorable(task_data)
     name, config, state = _initial_encoder(cfg, train)
     method = method_label(cfg)
     optim = asdict(OptimConfig(lr=cfg.lr, weight_decay=cfg.weight_decay, min_lr_ratio=cfg.min_lr_ratio))
@@ -432,6 +449,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="cap on training molecules after --train-fraction (CPU-scale runs)")
     g.add_argument("--raw-targets", action="store_true",
                    help="regression: L1 on raw labels instead of train-standardised ones")
+    add_task_option_arguments(g)
     g = parser.add_argument_group("model")
     g.add_argument("--init", default=None, help="student checkpoint (distill/infomax); omit for RandInit")
     g.add_argument("--encoder", default=d.encoder, help="RandInit encoder: tokengt or pna")
@@ -471,8 +489,10 @@ def config_from_args(args: argparse.Namespace, readout: str) -> FinetuneConfig:
 
 def run(args: argparse.Namespace) -> int:
     from dnd.data.tasks import load_task
+    check_run_options(args)
 
-    task = load_task(args.task, root=args.data_root, seed=args.split_seed, cache_dir=args.task_cache)
+    task = load_task(args.task, root=args.data_root, seed=args.split_seed, cache_dir=args.task_cache,
+                     **task_options(args.task, args))
     print(f"task {task.spec.name}: {task.spec.task_type}, metric {task.spec.metric}, "
           f"splits {task.sizes()}")
     seeds = args.seeds if args.seeds is not None else [args.seed]

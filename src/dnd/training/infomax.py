@@ -27,6 +27,7 @@ from dnd.models.teacher import Teacher, TeacherConfig, atom_batch, load_teacher,
 from dnd.objectives.infomax import InfomaxConfig, build_heads, contrastive_accuracy, infomax_loss
 from dnd.training.pretrain import (PretrainConfig, StudentPretrainModule, add_pretrain_arguments, fit_student,
                                    prepare_run, pretrain_config_from_args, records_from_args)
+from dnd.training.trainer import check_run_options
 
 
 @dataclass
@@ -97,6 +98,7 @@ def config_from_args(args: argparse.Namespace) -> InfomaxRunConfig:
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    check_run_options(args)
     student = run_infomax(cfg, records_from_args(args), args.out, resume=args.resume)
     print(f"student checkpoint: {student}")
     return 0

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from dnd.errors import UsageError
 from dnd.data.loader import make_loader
 from dnd.models.registry import ENCODERS, build_encoder, encoder_config_dict, preset_config
 from dnd.training.denoise import add_corpus_arguments, records_from_args, split_records
@@ -125,7 +126,7 @@ def fit_student(module: StudentPretrainModule, train_set, val_set, cfg: Pretrain
     """Trains `module` on the two datasets and writes OUT/student.ckpt; returns its path."""
     out = Path(out_dir)
     if len(train_set) < module.min_batch_graphs:
-        raise ValueError(f"{len(train_set)} training molecules: {module.stage} needs at least {module.min_batch_graphs}")
+        raise UsageError(f"{len(train_set)} training molecules: {module.stage} needs at least {module.min_batch_graphs}")
     train_loader = _loader(train_set, cfg, module.min_batch_graphs, shuffle=True)
     val_loader = _loader(val_set, cfg, module.min_batch_graphs, shuffle=False) if len(val_set) else None
     ckpt = resume_path(out, resume)
@@ -144,10 +145,10 @@ def prepare_run(cfg: PretrainConfig, records: Sequence[Data], out_dir: str | Pat
     """Seeds, checks the corpus, splits it, resolves the student config, and records the run's
     settings in OUT/<stage>_config.json. Returns (train, val, encoder name, encoder config)."""
     if not records:
-        raise ValueError(f"{stage}: no paired records to pretrain on")
+        raise UsageError(f"{stage}: no paired records to pretrain on")
     missing = [k for k in ("x", "z", "pos", "atom_is_node") if k not in records[0]]
     if missing:
-        raise ValueError(f"{stage} needs paired 2D/3D records; first record lacks {', '.join(missing)}")
+        raise UsageError(f"{stage} needs paired 2D/3D records; first record lacks {', '.join(missing)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
