@@ -9,12 +9,13 @@ For each TokenGT layer and head, over molecules that have a 3D conformer:
   distances, averaged over query atoms and molecules. Local heads give small values.
 
 `dnd attention --student LABEL=CKPT ... --source qm9 --path FILE --out attention.png` compares
-students; a label with `random:<preset>` builds an untrained TokenGT (the RandInit reference).
+students on held-out molecules of the corpus (`dnd.data.corpus`: the validation split the
+students did not pretrain on, as `dnd run` does); a label with `random:<preset>` builds an
+untrained TokenGT (the RandInit reference).
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Sequence
 
@@ -24,6 +25,8 @@ import torch
 
 from dnd.analysis.plotting import pyplot, save_figure
 from dnd.data.loader import make_loader
+from dnd.models.checkpoint import load_encoder
+from dnd.models.registry import build_encoder, encoder_preset
 
 
 def _pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -104,11 +107,9 @@ def plot_attention(table: pd.DataFrame, out: str | Path) -> Path:
 
 def build_student(spec: str):
     """`random:<preset>` (untrained TokenGT, seeded) or a student checkpoint path."""
-    from dnd.models.registry import build_encoder, load_encoder, preset_config
-
     if spec.startswith("random:"):
         torch.manual_seed(0)
-        return build_encoder("tokengt", preset_config("tokengt", spec.split(":", 1)[1]))
+        return build_encoder("tokengt", encoder_preset("tokengt", spec.split(":", 1)[1]))
     return load_encoder(spec)
 
 
@@ -120,22 +121,3 @@ def compare_students(students: dict[str, str], records: Sequence, out_png: str |
     if out_csv:
         table.to_csv(out_csv, index=False)
     return table
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--student", action="append", required=True, metavar="LABEL=CKPT",
-                        help="student checkpoint (or random:<preset>) to analyse; repeat")
-    parser.add_argument("--source", default="embedded", help="paired source: embedded, qm9, sdf, pcqm4mv2")
-    parser.add_argument("--path", help="data file for the source")
-    parser.add_argument("--molecules", type=int, default=200, help="molecules to average over")
-    parser.add_argument("--out", required=True, help="PNG to write (a CSV of per-head values goes beside it)")
-
-
-def run(args: argparse.Namespace) -> int:
-    from dnd.pipeline import CorpusConfig, load_corpus
-
-    students = dict(s.split("=", 1) for s in args.student)
-    records = load_corpus(CorpusConfig(args.source, args.path, args.molecules))
-    table = compare_students(students, records, args.out, Path(args.out).with_suffix(".csv"))
-    print(table.groupby("student", sort=False)["abs_r"].agg(["mean", "max"]).to_string())
-    return 0

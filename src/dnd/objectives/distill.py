@@ -27,7 +27,6 @@ pooling then projecting, so both variants share one code path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch.nn.functional as F
@@ -35,22 +34,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from dnd.models.teacher import atom_batch
-
-VARIANTS = ("node", "graph")
-TEACHER_POOLS = ("all", "heavy")
-
-
-@dataclass
-class DistillConfig:
-    variant: str = "node"          # "node" (eq. 7) | "graph" (eq. 6)
-    teacher_pool: str = "all"      # GRAPH only: teacher mean over "all" conformer atoms or "heavy" (graph) atoms
-
-    def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown distillation variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
-        if self.teacher_pool not in TEACHER_POOLS:
-            raise ValueError(f"unknown teacher pool {self.teacher_pool!r}; choose from {', '.join(TEACHER_POOLS)}")
-
+from dnd.objectives.config import DistillConfig
 
 class TeacherTargets(NamedTuple):
     """What distillation needs from the teacher for one batch, from a live teacher or a cache.

@@ -1,26 +1,16 @@
 """AdamW with linear warmup and cosine decay, shared by every stage (denoise, distill, infomax,
-finetune), so that all schedules mean the same thing."""
+finetune), so that all schedules mean the same thing; and the layer-wise learning-rate decay
+groups finetuning trains with (paper Table 5c)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable, Sequence
 
 import torch
+from torch import nn
 
-
-@dataclass
-class OptimConfig:
-    lr: float = 5e-4
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    # learning rate at the end of the cosine, as a fraction of the peak
-    min_lr_ratio: float = 0.0
-    # warmup starts at this fraction of the peak (Table 5a's 1e-7 start, for example)
-    warmup_start_ratio: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.999
+from dnd.training.config import OptimConfig
 
 
 def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int,
@@ -44,3 +34,27 @@ def adamw_warmup_cosine(params: Iterable, cfg: OptimConfig, total_steps: int) ->
         opt, lambda s: warmup_cosine_factor(s, cfg.warmup_steps, total_steps,
                                             cfg.min_lr_ratio, cfg.warmup_start_ratio))
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def layer_decay_groups(encoder: nn.Module, top_modules: Sequence[nn.Module], lr: float,
+                       decay: float) -> list[dict[str, Any]]:
+    """AdamW parameter groups with layer-wise lr decay.
+
+    `encoder.layer_groups()` lists parameter groups bottom (embeddings) first; with n groups,
+    group i gets lr * decay**(n - i), so the top encoder layer trains at decay * lr and the
+    embeddings at decay**n * lr. `top_modules` (readout, head) train at the full lr. Encoder
+    parameters missing from layer_groups() would silently be frozen, so they are an error.
+    """
+    groups = encoder.layer_groups()
+    listed = {id(p) for g in groups for p in g}
+    unlisted = [n for n, p in encoder.named_parameters() if id(p) not in listed]
+    if unlisted:
+        raise ValueError(f"encoder.layer_groups() misses parameters {unlisted[:5]}")
+    n = len(groups)
+    out = []
+    for i, params in enumerate(groups):
+        scale = decay ** (n - i)
+        out.append({"params": list(params), "lr": lr * scale, "lr_scale": scale, "name": f"encoder.{i}"})
+    top = [p for m in top_modules for p in m.parameters()]
+    out.append({"params": top, "lr": lr, "lr_scale": 1.0, "name": "head"})
+    return [g for g in out if g["params"]]

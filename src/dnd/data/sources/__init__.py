@@ -1,6 +1,6 @@
 """Readers for the 3D sources of paired records.
 
-Each module exposes the same three names, which `dnd.data.paired.load_paired` drives:
+Each module exposes the same three names, which `dnd.data.corpus.load_paired` drives:
 - `Options`: a dataclass of source-specific options (part of the cache key);
 - `read_items(path, limit, options)`: yields `(label, payload)` per input record, cheaply and
   in file order; `label` ("row 17", "record 198 (line 3021)") is what bad-record reports show;

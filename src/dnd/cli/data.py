@@ -1,7 +1,7 @@
 """`dnd data`: prepare and inspect datasets.
 
   dnd data refractive-index --out FILE.csv.gz   build the RI set from `chemicals` (+ provenance JSON)
-  dnd data task NAME [--root DIR]                load a downstream task, print splits and report
+  dnd data task NAME [--data-root DIR]           load a downstream task, print splits and report
   dnd data paired SOURCE PATH [--limit N]        load a 3D source, print counts and report
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
-from dnd.data.report import BadRecordError, DataFileError, Report
+from dnd.cli.common import deprecated_alias, user_errors
+from dnd.data.config import PAIRED_SOURCES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     task = sub.add_parser("task", help="load a downstream task and print its splits and report")
     task.add_argument("name", help="OGB name (ogbg-molesol ...), bp/mp/ri/logp, qm9-<target>, "
                       "or a CSV path")
-    task.add_argument("--root", default=None, help="data folder (default: $DND_DATA)")
-    task.add_argument("--seed", type=int, default=0, help="seed of random splits")
+    task.add_argument("--data-root", default=None, help="data folder (default: $DND_DATA)")
+    deprecated_alias(task, "--root", "--data-root", "data_root")
+    task.add_argument("--split-seed", type=int, default=0, help="seed of random splits")
+    deprecated_alias(task, "--seed", "--split-seed", "split_seed", type=int)
     task.add_argument("--cache-dir", default=None, help="store/reuse the built task here")
     task.add_argument("--strict", action="store_true", help="stop at the first bad record")
     task.add_argument("--path", default=None, help="logp: the SMILES+value CSV")
@@ -40,12 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="CSV tasks (default: scaffold)")
 
     paired = sub.add_parser("paired", help="load a paired 2D/3D source and print its report")
-    paired.add_argument("source", choices=("qm9", "sdf", "pcqm4mv2", "smiles"))
+    paired.add_argument("source", choices=PAIRED_SOURCES)
     paired.add_argument("path")
     paired.add_argument("--limit", type=int, default=None)
     paired.add_argument("--cache-dir", default=None)
     paired.add_argument("--strict", action="store_true")
     paired.add_argument("--workers", type=int, default=None)
+    for p in (ri, task, paired):
+        p.set_defaults(_prog=p.prog)  # error lines name the action: "dnd data task: error: ..."
 
 
 def _task_options(args) -> dict:
@@ -68,7 +72,7 @@ def _task_options(args) -> dict:
 def _run_task(args) -> int:
     from dnd.data.tasks import load_task
     start = time.perf_counter()
-    td = load_task(args.name, root=args.root, seed=args.seed, strict=args.strict,
+    td = load_task(args.name, root=args.data_root, seed=args.split_seed, strict=args.strict,
                    cache_dir=args.cache_dir, **_task_options(args))
     spec = td.spec
     print(f"task {spec.name}: {spec.task_type}, metric {spec.metric}, {spec.num_tasks} target(s)"
@@ -88,7 +92,9 @@ def _run_task(args) -> int:
 
 
 def _run_paired(args) -> int:
-    from dnd.data.paired import load_paired
+    from dnd.data.corpus import load_paired
+    from dnd.data.report import Report
+
     report = Report(strict=args.strict)
     start = time.perf_counter()
     records = load_paired(args.source, args.path, limit=args.limit, strict=args.strict,
@@ -111,11 +117,10 @@ def _run_refractive_index(args) -> int:
 
 
 def run(args) -> int:
+    from dnd.data.report import BadRecordError, DataFileError
+
     action = {"refractive-index": _run_refractive_index, "task": _run_task,
               "paired": _run_paired}[args.action]
-    try:
+    # unusable input: one clear line (it names the file/row), not a traceback
+    with user_errors(DataFileError, BadRecordError, KeyError, ImportError):
         return action(args)
-    except (DataFileError, BadRecordError, KeyError, ImportError) as e:
-        # unusable input: one clear line (it names the file/row), not a traceback
-        print(f"dnd data {args.action}: error: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2

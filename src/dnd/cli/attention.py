@@ -1,0 +1,31 @@
+"""`dnd attention`: per-head correlation of TokenGT attention with 3D distance
+(`dnd.analysis.attention`), on held-out molecules of the corpus."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dnd.cli.common import add_corpus_arguments, corpus_config_from_args
+from dnd.training.config import PretrainConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--student", action="append", required=True, metavar="LABEL=CKPT",
+                        help="student checkpoint (or random:<preset>) to analyse; repeat")
+    add_corpus_arguments(parser, val_fraction=PretrainConfig().val_fraction, loader=False)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the corpus sample and split (the students')")
+    parser.add_argument("--molecules", type=int, default=200,
+                        help="held-out molecules to average over (the first of the validation split)")
+    parser.add_argument("--out", required=True, help="PNG to write (a CSV of per-head values goes beside it)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dnd.analysis.attention import compare_students
+    from dnd.data.corpus import load_corpus, split_records
+
+    students = dict(s.split("=", 1) for s in args.student)
+    _, held_out = split_records(load_corpus(corpus_config_from_args(args)), args.val_fraction, args.seed)
+    table = compare_students(students, held_out[: args.molecules], args.out, Path(args.out).with_suffix(".csv"))
+    print(table.groupby("student", sort=False)["abs_r"].agg(["mean", "max"]).to_string())
+    return 0

@@ -1,0 +1,150 @@
+"""Option groups the verbs share, and the command line's conventions.
+
+- One name per concept in every verb: `--data-root` (task data folder), `--cache-dir` (featurized
+  cache), `--split-seed` (random task splits) vs `--seed` (training and corpus sampling),
+  `--accelerator` (cpu, gpu, auto, or a device such as cuda:1). Old names still work for one
+  release and print a deprecation line (`deprecated_alias`).
+- Defaults shown in `--help` are the stage config's own defaults (`dnd.training.config`); an
+  option whose value a `--preset` decides defaults to "the preset's value".
+- A user error (bad file, bad option combination, unreadable checkpoint) ends the command with
+  one line naming the file or option and exit code 2 (`user_error`), never a traceback.
+
+Nothing here (or in any verb module at import time) imports torch: `dnd --help` and
+`dnd VERB --help` must answer at once. Each verb imports the library inside its `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import contextmanager
+from dataclasses import fields
+from typing import Iterator
+
+from dnd.data.config import CORPUS_SOURCES, CorpusConfig
+from dnd.models.registry import ENCODERS
+from dnd.training.config import OptimConfig, PretrainConfig, StudentSpec, TrainerConfig
+
+
+class UserError(Exception):
+    """Raised by a verb for a mistake in its input; `main` prints it as one line, exit 2."""
+
+
+class _DeprecatedAlias(argparse.Action):
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog}: warning: {option_string} is deprecated and will be removed in the next "
+              f"release; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def deprecated_alias(group, old: str, new: str, dest: str, **kwargs) -> None:
+    """Accept `old` as a hidden synonym of option `new` (stored in `dest`), with a warning."""
+    group.add_argument(old, dest=dest, action=_DeprecatedAlias, new=new, help=argparse.SUPPRESS,
+                       default=argparse.SUPPRESS, **kwargs)
+
+
+@contextmanager
+def user_errors(*kinds: type[BaseException]) -> Iterator[None]:
+    """Turn the listed exception types (input the user can fix) into `UserError`s."""
+    try:
+        yield
+    except kinds as err:
+        raise UserError(err.args[0] if err.args else str(err)) from err
+
+
+# ---------------------------------------------------------------- corpus
+
+def add_corpus_arguments(parser: argparse.ArgumentParser, val_fraction: float | None = None,
+                         num_workers: int | None = None, loader: bool = True) -> None:
+    """The 3D corpus options shared by denoise, distill, infomax and attention: the same values
+    select the same molecules and the same validation split in every stage (`dnd.data.corpus`)."""
+    d = CorpusConfig()
+    g = parser.add_argument_group("data")
+    g.add_argument("--source", choices=CORPUS_SOURCES, default=d.source,
+                   help="3D conformer source; 'embedded' uses the QM9 subset shipped with the package")
+    g.add_argument("--path", help="data file for qm9/sdf/pcqm4mv2/smiles sources")
+    g.add_argument("--limit", type=int, help="read at most this many molecules (the first ones in the file)")
+    g.add_argument("--sample", type=int, help="then keep a seeded random subset of this many (seed: --seed); "
+                   "QM9 is ordered by size, so --limit alone gives small molecules only")
+    g.add_argument("--cache-dir", help="featurized-record cache folder")
+    g.add_argument("--val-fraction", type=float, default=val_fraction,
+                   help="held-out validation share of the corpus (seeded by --seed)")
+    if loader:
+        g.add_argument("--num-workers", type=int, default=num_workers, help="data loader worker processes")
+
+
+def corpus_config_from_args(args: argparse.Namespace) -> CorpusConfig:
+    if args.source != "embedded" and not args.path:
+        raise UserError(f"--source {args.source} needs --path FILE")
+    return CorpusConfig(source=args.source, path=args.path, limit=args.limit, sample=args.sample, seed=args.seed,
+                        cache_dir=args.cache_dir)
+
+
+# ---------------------------------------------------------------- trainer
+
+def add_trainer_arguments(parser: argparse.ArgumentParser, **defaults) -> None:
+    """Adds --epochs, --max-steps, --accelerator, ...; `defaults` overrides TrainerConfig's."""
+    d = {f.name: f.default for f in fields(TrainerConfig)} | defaults
+    g = parser.add_argument_group("trainer")
+    g.add_argument("--epochs", type=int, default=d["max_epochs"], help="maximum epochs")
+    g.add_argument("--max-steps", type=int, default=d["max_steps"], help="stop after this many optimiser steps (-1: no limit)")
+    g.add_argument("--accelerator", default=d["accelerator"], help="cpu, gpu, auto")
+    g.add_argument("--devices", default=d["devices"], help="number of devices or 'auto'")
+    g.add_argument("--strategy", default=d["strategy"], help="auto, ddp, ...")
+    g.add_argument("--precision", default=d["precision"], help="32-true, bf16-mixed, 16-mixed")
+    g.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every_n_steps"], help="save a checkpoint every N steps")
+    g.add_argument("--log-every", type=int, default=d["log_every_n_steps"], help="log every N steps")
+    g.add_argument("--grad-clip", type=float, default=d["gradient_clip_val"])
+    g.add_argument("--seed", type=int, default=d["seed"], help="seed of training (and of corpus sampling and splitting)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar (logs still written)")
+    g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt if present")
+
+
+def trainer_config_from_args(args: argparse.Namespace) -> TrainerConfig:
+    return TrainerConfig(max_epochs=args.epochs, max_steps=args.max_steps, accelerator=args.accelerator,
+                         devices=args.devices, strategy=args.strategy, precision=args.precision,
+                         checkpoint_every_n_steps=args.checkpoint_every, log_every_n_steps=args.log_every,
+                         gradient_clip_val=args.grad_clip, seed=args.seed, progress=not args.no_progress)
+
+
+# ---------------------------------------------------------------- student pretraining (distill, infomax)
+
+def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
+    """Data, student, optimiser and trainer groups shared by distill and infomax."""
+    d = PretrainConfig()
+    add_corpus_arguments(parser, d.val_fraction, d.num_workers)
+    s = parser.add_argument_group("student")
+    s.add_argument("--encoder", choices=sorted(ENCODERS), default=d.student.encoder)
+    s.add_argument("--preset", default=d.student.preset, help="encoder preset: paper, cpu-small, tiny")
+    s.add_argument("--encoder-config", type=_json, default={},
+                   help='JSON overrides of the preset, e.g. \'{"num_layers": 6}\'')
+    s.add_argument("--out", required=True, help="run folder: logs/, checkpoints/, student.ckpt")
+    o = parser.add_argument_group("optimiser")
+    o.add_argument("--batch-size", type=int, default=d.batch_size)
+    o.add_argument("--lr", type=float, default=d.optim.lr, help="peak learning rate")
+    o.add_argument("--warmup-steps", type=int, default=d.optim.warmup_steps)
+    o.add_argument("--min-lr-ratio", type=float, default=d.optim.min_lr_ratio,
+                   help="cosine floor as a fraction of the peak")
+    o.add_argument("--weight-decay", type=float, default=d.optim.weight_decay)
+    add_trainer_arguments(parser, max_epochs=d.trainer.max_epochs)
+
+
+def _json(text: str):
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from None
+
+
+def pretrain_config_from_args(args: argparse.Namespace) -> PretrainConfig:
+    optim = OptimConfig(lr=args.lr, warmup_steps=args.warmup_steps, min_lr_ratio=args.min_lr_ratio,
+                        weight_decay=args.weight_decay)
+    return PretrainConfig(student=StudentSpec(args.encoder, args.preset, dict(args.encoder_config)),
+                          optim=optim, trainer=trainer_config_from_args(args), batch_size=args.batch_size,
+                          val_fraction=args.val_fraction, num_workers=args.num_workers)

@@ -1,0 +1,28 @@
+"""Typed config of the pretraining corpus and the names of its sources. No torch here, so the
+command line reads choices and defaults without loading the deep-learning stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# 3D files `dnd.data.corpus.load_paired` reads (one module each under dnd.data.sources) ...
+PAIRED_SOURCES = ("qm9", "sdf", "pcqm4mv2", "smiles")
+# ... and the corpora a stage can pretrain on: those, or the QM9 subset shipped in the package.
+CORPUS_SOURCES = (*PAIRED_SOURCES, "embedded")
+
+
+@dataclass
+class CorpusConfig:
+    """Pretraining corpus: a paired 2D/3D source of the data layer, or the embedded QM9 subset.
+    Every stage (denoise, distill, infomax, attention, `dnd run`) selects its molecules with
+    `dnd.data.corpus.load_corpus(CorpusConfig)`, so the same values give the same molecules."""
+
+    source: str = "embedded"
+    path: str | None = None
+    limit: int | None = None          # read at most this many records of the file, in file order
+    sample: int | None = None         # then keep a seeded random subset of this size
+    seed: int = 0
+    # QM9 only: keep the molecules of 3DInfomax's training pool slice [start, stop) (its
+    # pretraining subset is [0, 50000]; finetuning then uses train_offset=50000)
+    qm9_pool: list[int] | None = None
+    cache_dir: str | None = None
