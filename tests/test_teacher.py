@@ -97,3 +97,15 @@ def test_atomic_number_beyond_embedding_is_reported(batch):
     teacher = Teacher(TeacherConfig(hidden_channels=16, num_layers=1, num_heads=2, num_rbf=8, max_z=9))
     with pytest.raises(ValueError, match="exceeds the teacher's max_z=9"):
         teacher.encode(batch)
+
+
+def test_importing_the_teacher_prints_no_warp_banner():
+    """torchmd-net initialises NVIDIA warp on import; its 5-line banner is silenced at the source."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    out = subprocess.run([sys.executable, "-c", "import dnd.models.teacher"], capture_output=True, text=True,
+                         env={"PYTHONPATH": str(src), "PATH": "", "OMP_NUM_THREADS": "1"}, check=True)
+    assert "initialized" not in out.stdout + out.stderr
