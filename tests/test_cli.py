@@ -41,6 +41,7 @@ def test_new_option_names(capsys):
      "dnd predict: error: missing.ckpt: checkpoint file not found"),
     (["denoise", "--source", "qm9", "--out", "o"], "dnd denoise: error: --source qm9 needs --path FILE"),
     (["label-efficiency", "none.csv", "--out", "o.png"], "dnd label-efficiency: error: none.csv: results file not found"),
+    (["run", "none.yaml", "--check"], "dnd run: error: none.yaml: experiment config not found"),
 ])
 def test_user_errors_are_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

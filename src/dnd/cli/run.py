@@ -6,6 +6,8 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from dnd.cli.common import user_errors
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="experiment YAML (see configs/)")
@@ -19,11 +21,13 @@ def run(args: argparse.Namespace) -> int:
     from dnd.experiment.config import load_config
     from dnd.experiment.stages import stage_configs
 
-    cfg = load_config(args.config)
-    overrides = {k: v for k, v in (("workers", args.workers), ("results_dir", args.results_dir),
-                                   ("work_dir", args.work_dir)) if v is not None}
-    cfg = replace(cfg, **overrides)
-    stage_configs(cfg)  # fail now, not after pretraining, on a bad override
+    # a missing file, unknown setting or unset ${VAR} is named in one line, before any work
+    with user_errors(FileNotFoundError, ValueError):
+        cfg = load_config(args.config)
+        overrides = {k: v for k, v in (("workers", args.workers), ("results_dir", args.results_dir),
+                                       ("work_dir", args.work_dir)) if v is not None}
+        cfg = replace(cfg, **overrides)
+        stage_configs(cfg)
     if args.check:
         from dnd.experiment.run import plan
 
