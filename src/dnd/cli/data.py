@@ -3,6 +3,9 @@
   dnd data refractive-index --out FILE.csv.gz   build the RI set from `chemicals` (+ provenance JSON)
   dnd data task NAME [--data-root DIR]           load a downstream task, print splits and report
   dnd data paired SOURCE PATH [--limit N]        load a 3D source, print counts and report
+  dnd data moses --out FILE.csv.gz               MOSES training SMILES from the molsets wheel
+  dnd data conformers SMILES_CSV --out DIR [--shard I/N] [--merge]
+                                                 RDKit conformers in resumable chunks -> records file
 """
 
 from __future__ import annotations
@@ -48,7 +51,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     paired.add_argument("--cache-dir", default=None)
     paired.add_argument("--strict", action="store_true")
     paired.add_argument("--workers", type=int, default=None)
-    for p in (ri, task, paired):
+    moses = sub.add_parser("moses", help="write MOSES's 1.58M training SMILES (drug-like ZINC), "
+                           "taken from the molsets wheel on PyPI without installing it")
+    moses.add_argument("--out", required=True, help="destination .csv.gz")
+    moses.add_argument("--wheel", default=None, help="an already downloaded molsets-0.3.1 wheel "
+                       "(default: pip downloads it)")
+
+    conf = sub.add_parser("conformers", help="RDKit ETKDGv3+MMFF conformers for a SMILES CSV, built "
+                          "in resumable chunks; --shard I/N for job arrays, --merge to finish")
+    conf.add_argument("smiles_file", help="CSV with a SMILES column (.gz ok)")
+    conf.add_argument("--out", required=True, help="build folder (chunks/, build.json, records.pt)")
+    conf.add_argument("--smiles-column", default="SMILES")
+    conf.add_argument("--limit", type=int, default=None, help="the first N rows only")
+    conf.add_argument("--chunk-size", type=int, default=2000)
+    conf.add_argument("--num-conformers", type=int, default=1)
+    conf.add_argument("--seed", type=int, default=0, help="ETKDG random seed")
+    conf.add_argument("--keep-fragments", action="store_true",
+                      help="embed every fragment of salts/mixtures (default: the largest only)")
+    conf.add_argument("--shard", default="0/1", help="I/N: build chunks k with k mod N == I")
+    conf.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    conf.add_argument("--merge", action="store_true",
+                      help="after building, merge all chunks into OUT/records.pt (every shard "
+                      "must be done); use with --source records --path OUT/records.pt")
+    for p in (ri, task, paired, moses, conf):
         p.set_defaults(_prog=p.prog)  # error lines name the action: "dnd data task: error: ..."
 
 
@@ -116,11 +141,35 @@ def _run_refractive_index(args) -> int:
     return 0
 
 
+def _run_moses(args) -> int:
+    from dnd.data.conformer_corpus import MOSES_ROWS, fetch_moses
+    path = fetch_moses(args.out, args.wheel)
+    print(f"MOSES training set ({MOSES_ROWS:,} SMILES, sha256 checked) -> {path}")
+    return 0
+
+
+def _run_conformers(args) -> int:
+    from dnd.data.conformer_corpus import BuildConfig, build_shard, merge, parse_shard, speed_summary
+    cfg = BuildConfig(smiles_file=args.smiles_file, smiles_column=args.smiles_column,
+                      limit=args.limit, chunk_size=args.chunk_size,
+                      num_conformers=args.num_conformers, seed=args.seed,
+                      largest_fragment=not args.keep_fragments)
+    totals = build_shard(cfg, args.out, parse_shard(args.shard), args.workers)
+    print(f"shard {args.shard}: built {totals['chunks_built']} chunks ({totals['ok']} molecules, "
+          f"{totals['bad']} failed, {totals['seconds']:.0f} s), {totals['chunks_skipped']} already done")
+    if args.merge:
+        dest = merge(args.out)
+        s = speed_summary(args.out)
+        print(f"merged {s['molecules']} molecules -> {dest}; failure rate {s['failure_rate']:.2%}, "
+              f"{s['molecules_per_s_per_core']:.1f} molecules/s per core")
+    return 0
+
+
 def run(args) -> int:
     from dnd.data.report import BadRecordError, DataFileError
 
     action = {"refractive-index": _run_refractive_index, "task": _run_task,
-              "paired": _run_paired}[args.action]
+              "paired": _run_paired, "moses": _run_moses, "conformers": _run_conformers}[args.action]
     # unusable input: one clear line (it names the file/row), not a traceback
-    with user_errors(DataFileError, BadRecordError, KeyError, ImportError):
+    with user_errors(DataFileError, BadRecordError, KeyError, ImportError, ValueError):
         return action(args)

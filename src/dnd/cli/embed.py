@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from dnd.cli.common import deprecated_alias, user_errors
+from dnd.models.config import READOUTS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="CSV with a SMILES column, or an SDF (.sdf, .sdf.gz)")
     parser.add_argument("--smiles-column", default="smiles")
     parser.add_argument("--out", required=True, help="emb.npy ([n, d] array) or emb.csv (input columns + emb_*)")
-    parser.add_argument("--readout", choices=["mp", "vn"], default=None,
+    parser.add_argument("--readout", choices=READOUTS, default=None,
                         help="graph readout (default: the finetuned model's, or mp for a student)")
     parser.add_argument("--nodes", action="store_true",
                         help="also write heavy-atom embeddings to OUT_nodes.npz (embeddings, row, atom)")

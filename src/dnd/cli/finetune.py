@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from dnd.cli.common import add_trainer_arguments, deprecated_alias, trainer_config_from_args
-from dnd.models.config import HeadConfig
+from dnd.models.config import READOUTS, HeadConfig
 from dnd.models.registry import ENCODERS
 from dnd.training.config import FinetuneConfig
 
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--init", default=None, help="student checkpoint (distill/infomax); omit for RandInit")
     g.add_argument("--encoder", choices=sorted(ENCODERS), default=d.encoder, help="RandInit encoder")
     g.add_argument("--preset", default=d.preset, help="RandInit encoder preset: paper, cpu-small, tiny")
-    g.add_argument("--readout", nargs="+", default=[d.readout], choices=["mp", "vn"],
+    g.add_argument("--readout", nargs="+", default=[d.readout], choices=READOUTS,
                    help="readout(s); several give one run set each")
     g.add_argument("--method", default=None, help="label in the result tables (default: RandInit or the --init run name)")
     g.add_argument("--head-hidden", type=int, default=d.head.hidden_dim, help="head hidden size (0: encoder's)")

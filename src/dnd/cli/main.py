@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot-curves": ("plot_curves", "plot train/validation loss curves from CSV logs"),
     "attention": ("attention", "per-head correlation of student attention with 3D distances"),
     "label-efficiency": ("label_efficiency", "test metric against the share of training labels"),
+    "export": ("export", "export a distilled D-MPNN as a chemprop foundation model file"),
+    "models": ("models", "list the pretrained models shipped with dnd (use them as dnd:NAME)"),
     "run": ("run", "run a whole experiment from a YAML config"),
     "quickstart": ("quickstart", "the whole pipeline on the embedded data, in minutes on a CPU"),
 }

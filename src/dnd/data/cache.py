@@ -31,8 +31,7 @@ from dnd.data.report import Report
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = "paired-collated-1"
-_TENSORS = ("x", "edge_index", "edge_attr", "z", "pos", "atom_is_node")
+CACHE_FORMAT = "paired-collated-2"
 
 
 def file_digest(path: Path) -> str:
@@ -85,6 +84,8 @@ def collate(records: Sequence) -> dict:
         "x": cat("x", empty_shape=(0, 9)),
         "edge_index": cat("edge_index", axis=1, empty_shape=(2, 0)),
         "edge_attr": cat("edge_attr", empty_shape=(0, 3)),
+        "cp_x": cat("cp_x", empty_shape=(0, 72), dtype=np.float32),
+        "cp_edge_attr": cat("cp_edge_attr", empty_shape=(0, 14), dtype=np.float32),
         "z": cat("z"),
         "pos": cat("pos", empty_shape=(0, 3), dtype=np.float32),
         "atom_is_node": cat("atom_is_node", dtype=bool),
@@ -104,12 +105,14 @@ def uncollate(c: dict, make: Callable) -> list:
     """Collated dict -> list of records built by `make(**fields)` (views into the big tensors)."""
     nodes, edges, atoms = c["n_nodes"].tolist(), c["n_edges"].tolist(), c["n_atoms"].tolist()
     xs, eas = c["x"].split(nodes), c["edge_attr"].split(edges)
+    cxs, ceas = c["cp_x"].split(nodes), c["cp_edge_attr"].split(edges)
     eis = c["edge_index"].split(edges, dim=1)
     zs, ps, ms = c["z"].split(atoms), c["pos"].split(atoms), c["atom_is_node"].split(atoms)
     ys = c["y"].split(1) if c["y"] is not None else None
     out = []
     for i, n in enumerate(nodes):
-        fields = dict(x=xs[i], edge_index=eis[i], edge_attr=eas[i], z=zs[i], pos=ps[i],
+        fields = dict(x=xs[i], edge_index=eis[i], edge_attr=eas[i], cp_x=cxs[i],
+                      cp_edge_attr=ceas[i], z=zs[i], pos=ps[i],
                       atom_is_node=ms[i], num_nodes=n, smiles=c["smiles"][i],
                       mol_id=c["mol_id"][i])
         if ys is not None:

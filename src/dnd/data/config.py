@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 # 3D files `dnd.data.corpus.load_paired` reads (one module each under dnd.data.sources) ...
 PAIRED_SOURCES = ("qm9", "sdf", "pcqm4mv2", "smiles")
-# ... and the corpora a stage can pretrain on: those, or the QM9 subset shipped in the package.
-CORPUS_SOURCES = (*PAIRED_SOURCES, "embedded")
+# ... and the corpora a stage can pretrain on: those, the QM9 subset shipped in the package, or
+# a merged records file of `dnd data conformers --merge` (`dnd.data.conformer_corpus`).
+CORPUS_SOURCES = (*PAIRED_SOURCES, "embedded", "records")
 
 
 @dataclass

@@ -19,20 +19,17 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import asdict
-from functools import partial
-from multiprocessing import Pool
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
-from rdkit import rdBase
 from torch_geometric.data import Data
 
-from dnd.data import cache
+from dnd.data import builder, cache
 from dnd.data.config import PAIRED_SOURCES, CorpusConfig
-from dnd.data.paired import PairedArrays, make_data
-from dnd.data.report import BadRecordError, DataFileError, RecordError, Report
+from dnd.data.paired import make_data
+from dnd.data.report import BadRecordError, DataFileError, Report
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +42,13 @@ def load_corpus(c: CorpusConfig) -> list[Data]:
         from dnd.data.embedded import qm9_paired
 
         records = qm9_paired(limit=c.limit)
+    elif c.source == "records":
+        from dnd.data.conformer_corpus import load_records_file
+
+        if not c.path:
+            raise ValueError("corpus source 'records' needs a path (--path), the merged file of "
+                             "`dnd data conformers --merge`")
+        records = load_records_file(c.path)[: c.limit]
     else:
         if not c.path:
             raise ValueError(f"corpus source {c.source!r} needs a path (--path)")
@@ -91,61 +95,6 @@ def qm9_pool_subset(records: Sequence[Data], path: str, start: int, stop: int) -
 
 # ----------------------------------------------------------------------------- 3D source files
 
-def _sources() -> dict:
-    from dnd.data.sources import conformers, pcqm4mv2, qm9, sdf
-    return {"qm9": qm9, "sdf": sdf, "pcqm4mv2": pcqm4mv2, "smiles": conformers}
-
-
-_CHUNK = 64
-
-
-def _build_chunk(source: str, options, chunk: list) -> list:
-    """Worker: [(label, payload)] -> [(label, list[PairedArrays] | reason str)]."""
-    module = _sources()[source]
-    out = []
-    with rdBase.BlockLogs():  # reasons are captured per record; RDKit's stderr is just noise
-        for label, payload in chunk:
-            try:
-                out.append((label, module.build(payload, label, options)))
-            except RecordError as e:
-                out.append((label, str(e)))
-            except Exception as e:  # noqa: BLE001 - one odd record must not end a long run
-                out.append((label, f"{type(e).__name__}: {e}"))
-    return out
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _process(source: str, options, path: Path, items: Iterable, workers: int,
-             report: Report) -> list[PairedArrays]:
-    work = partial(_build_chunk, source, options)
-    records: list[PairedArrays] = []
-    pool = Pool(workers) if workers > 1 else None
-    try:
-        chunks = _chunks(items, _CHUNK)
-        results = pool.imap(work, chunks) if pool else map(work, chunks)
-        for chunk in results:
-            for label, result in chunk:
-                if isinstance(result, str):
-                    report.bad(str(path), label, result)
-                else:
-                    records.extend(result)
-                    report.ok()
-    finally:
-        if pool:
-            pool.terminate()
-    return records
-
-
 def check_file(path: Path) -> None:
     """DataFileError unless `path` is an existing, non-empty file."""
     if not path.exists():
@@ -173,7 +122,7 @@ def load_paired(source: str, path: str | os.PathLike, limit: int | None = None,
     """
     if source not in PAIRED_SOURCES:
         raise ValueError(f"unknown paired source {source!r}; choose from {', '.join(PAIRED_SOURCES)}")
-    module = _sources()[source]
+    module = builder.source_modules()[source]
     opts = module.Options(**options)
     path = Path(path)
     check_file(path)
@@ -192,7 +141,7 @@ def load_paired(source: str, path: str | os.PathLike, limit: int | None = None,
     else:
         run_report = Report(strict=strict)
         items = module.read_items(path, limit, opts)
-        records = _process(source, opts, path, items, workers or os.cpu_count() or 1, run_report)
+        records = builder.build_records(source, opts, path, items, workers or os.cpu_count() or 1, run_report)
         if run_report.n_ok + run_report.n_bad == 0:
             raise DataFileError(f"{path}: no records found")
         collated = cache.collate(records)

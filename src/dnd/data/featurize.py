@@ -2,7 +2,10 @@
 
 Every 2D encoder in the project consumes exactly OGB's features (9 atom, 3 bond, edges in both
 directions, bond k -> edges 2k and 2k+1) so that OGB's AtomEncoder/BondEncoder and published
-baselines apply unchanged. We call `ogb.utils.features` directly rather than re-implementing it,
+baselines apply unchanged. Each graph also carries chemprop's own features of the same molecule
+(`cp_x`: V2 multi-hot atom features, `cp_edge_attr`: bond features, in the same edge order, which
+chemprop also uses), made by chemprop's featurizer, so the D-MPNN student sees exactly what
+`chemprop train` will give it after export. We call `ogb.utils.features` directly rather than re-implementing it,
 and only add what OGB silently papers over: an atom whose element falls into OGB's "misc" bucket
 (dummy atoms, query atoms) or a bond stereo label OGB has no slot for (RDKit's atropisomer labels)
 is a record the featurizer cannot encode, and we say so with `FeaturizationError` instead of
@@ -10,6 +13,8 @@ crashing deep inside OGB or emitting a meaningless index.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -21,7 +26,7 @@ from torch_geometric.data import Data
 from dnd.data.report import RecordError
 
 # Bump whenever the produced tensors could change for the same input; it keys the on-disk cache.
-FEATURIZER_VERSION = "ogb-features-1"
+FEATURIZER_VERSION = "ogb-features-1+chemprop-v2-1"
 
 _MAX_Z = len(allowable_features["possible_atomic_num_list"]) - 1  # 118; index 118 is "misc"
 _STEREO_OK = frozenset(allowable_features["possible_bond_stereo_list"])
@@ -47,11 +52,29 @@ def check_encodable(mol: Chem.Mol) -> None:
                 "which OGB's bond features cannot encode")
 
 
+@lru_cache(maxsize=1)
+def _chemprop_featurizer():
+    # chemprop's CLI default (`--multi-hot-atom-featurizer-mode V2`); imported lazily because
+    # chemprop's package import pulls in Lightning
+    from chemprop.featurizers import MultiHotAtomFeaturizer, SimpleMoleculeMolGraphFeaturizer
+    return SimpleMoleculeMolGraphFeaturizer(atom_featurizer=MultiHotAtomFeaturizer.v2())
+
+
+def chemprop_features(mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
+    """chemprop's atom features [n, 72] and bond features [2*n_bonds, 14] (float32) of `mol`.
+
+    chemprop lists bond k as directed edges 2k (begin -> end) and 2k+1 (end -> begin), exactly
+    OGB's order, so one `edge_index` serves both feature sets (a test checks it)."""
+    graph = _chemprop_featurizer()(mol)
+    return graph.V.astype(np.float32), np.asarray(graph.E, dtype=np.float32)
+
+
 def mol_to_graph(mol: Chem.Mol) -> Data:
     """OGB graph of `mol` exactly as it is (no H removal: callers pass the heavy-atom molecule).
 
     Returns Data(x [n, 9] long, edge_index [2, 2*n_bonds] long, edge_attr [2*n_bonds, 3] long,
-    num_nodes=n). Node i is RDKit atom i, which is what keeps 2D and 3D atoms aligned.
+    cp_x [n, 72] float, cp_edge_attr [2*n_bonds, 14] float, num_nodes=n). Node i is RDKit atom
+    i, which is what keeps 2D and 3D atoms aligned.
     """
     if mol is None:
         raise FeaturizationError("no molecule (RDKit returned None)")
@@ -67,8 +90,10 @@ def mol_to_graph(mol: Chem.Mol) -> Data:
         edge_index[:, 2 * k] = (i, j)
         edge_index[:, 2 * k + 1] = (j, i)
         edge_attr[2 * k] = edge_attr[2 * k + 1] = bond_to_feature_vector(bond)
+    cp_x, cp_edge_attr = chemprop_features(mol)
     return Data(x=torch.from_numpy(x), edge_index=torch.from_numpy(edge_index),
-                edge_attr=torch.from_numpy(edge_attr), num_nodes=len(x))
+                edge_attr=torch.from_numpy(edge_attr), cp_x=torch.from_numpy(cp_x),
+                cp_edge_attr=torch.from_numpy(cp_edge_attr), num_nodes=len(x))
 
 
 def parse_smiles(smiles: str) -> Chem.Mol:

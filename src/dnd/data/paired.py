@@ -36,6 +36,8 @@ class PairedArrays(NamedTuple):
     x: np.ndarray             # [n_nodes, 9] int64
     edge_index: np.ndarray    # [2, n_edges] int64
     edge_attr: np.ndarray     # [n_edges, 3] int64
+    cp_x: np.ndarray          # [n_nodes, 72] float32, chemprop's atom features
+    cp_edge_attr: np.ndarray  # [n_edges, 14] float32, chemprop's bond features
     z: np.ndarray             # [n_atoms] int64
     pos: np.ndarray           # [n_atoms, 3] float32
     atom_is_node: np.ndarray  # [n_atoms] bool
@@ -130,6 +132,7 @@ def paired_arrays(mol_h: Chem.Mol, pos: np.ndarray, z: Sequence[int] | None = No
     graph = mol_to_graph(heavy)
     return PairedArrays(
         x=graph.x.numpy(), edge_index=graph.edge_index.numpy(), edge_attr=graph.edge_attr.numpy(),
+        cp_x=graph.cp_x.numpy(), cp_edge_attr=graph.cp_edge_attr.numpy(),
         z=graph_z, pos=pos.astype(np.float32), atom_is_node=mask,
         smiles=smiles if smiles is not None else Chem.MolToSmiles(heavy), mol_id=mol_id,
         y=None if y is None else np.asarray(y, dtype=np.float32).reshape(-1))
@@ -153,7 +156,8 @@ def make_data(**fields) -> Data:
 def to_data(rec: PairedArrays) -> Data:
     """One paired record as a PyG Data (the contract's field names and dtypes)."""
     fields = dict(x=torch.from_numpy(rec.x), edge_index=torch.from_numpy(rec.edge_index),
-                  edge_attr=torch.from_numpy(rec.edge_attr), z=torch.from_numpy(rec.z),
+                  edge_attr=torch.from_numpy(rec.edge_attr), cp_x=torch.from_numpy(rec.cp_x),
+                  cp_edge_attr=torch.from_numpy(rec.cp_edge_attr), z=torch.from_numpy(rec.z),
                   pos=torch.from_numpy(rec.pos), atom_is_node=torch.from_numpy(rec.atom_is_node),
                   num_nodes=len(rec.x), smiles=rec.smiles, mol_id=rec.mol_id)
     if rec.y is not None:

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from dnd.models.registry import build_encoder
+from dnd.models.shipped import resolve
 
 # State-dict prefix of the 2D student in every checkpoint a pretraining stage writes.
 STUDENT_PREFIX = "student."
@@ -23,7 +24,11 @@ class CheckpointError(RuntimeError):
 
 
 def load_checkpoint(path: str | Path, required: tuple[str, ...] = ("state_dict",)) -> dict[str, Any]:
-    path = Path(path)
+    """The checkpoint at `path` (or the shipped model `dnd:NAME`), loaded with weights_only."""
+    try:
+        path = resolve(path)
+    except FileNotFoundError as err:
+        raise CheckpointError(str(err)) from None
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:

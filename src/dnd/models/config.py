@@ -72,6 +72,11 @@ def teacher_preset(name: str) -> TeacherConfig:
         raise ValueError(f"unknown teacher preset {name!r}; choose from {', '.join(TEACHER_PRESETS)}") from None
 
 
+# graph readouts (`dnd.models.readout.Readout`): mean pooling, virtual node / graph token, and
+# chemprop's norm aggregation (sum / 100)
+READOUTS = ("mp", "vn", "norm")
+
+
 @dataclass
 class HeadConfig:
     """MLP on the readout of a property model: `num_layers` linear layers (GELU + dropout between)."""

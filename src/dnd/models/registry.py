@@ -17,6 +17,9 @@ Presets:
 - tokengt `cpu-fast`: hidden 64, 3 layers, 4 heads; about 4x the throughput of `cpu-small`, so
   that the CPU experiment (configs/cpu-small.yaml: 4 methods x 2 readouts x 8 tasks x 3 seeds)
   fits in a session on 2 cores.
+- dmpnn `chemprop`: chemprop's defaults (hidden 300, depth 3, no bias, ReLU, dropout 0), the
+  model `chemprop train` builds; `paper` is the same (the paper has no D-MPNN; it is the size
+  every comparison against chemprop must use).
 - `tiny`: for tests and the quickstart.
 PNA presets leave `deg` unset: it is data, filled from the training records by `build_encoder`.
 """
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 ENCODERS: dict[str, tuple[str, str, str]] = {
     "tokengt": ("dnd.models.tokengt", "TokenGT", "TokenGTConfig"),
     "pna": ("dnd.models.pna", "PNA", "PNAConfig"),
+    "dmpnn": ("dnd.models.dmpnn", "DMPNN", "DMPNNConfig"),
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -54,6 +58,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "paper": dict(hidden_dim=200, num_layers=7, pre_layers=2, post_layers=1),
         "cpu-small": dict(hidden_dim=128, num_layers=4, pre_layers=2, post_layers=1),
         "tiny": dict(hidden_dim=32, num_layers=2, pre_layers=1, post_layers=1),
+    },
+    "dmpnn": {
+        "chemprop": dict(hidden_dim=300, depth=3),
+        "paper": dict(hidden_dim=300, depth=3),
+        "tiny": dict(hidden_dim=32, depth=2),
     },
 }
 
