@@ -135,6 +135,8 @@ def test_run_finetune_reports_best_epoch_scores_from_reloaded_checkpoint(regress
     task, result, out = regression_run
     assert result["n_train"] == 18 and result["metric"] == "mae" and result["method"] == "RandInit"
     assert json.loads((out / "metrics.json").read_text())["test"] == pytest.approx(result["test"])
+    settings = json.loads((out / "finetune_config.json").read_text())
+    assert settings["train_fraction"] == 0.75 and settings["n_train"] == 18 and settings["task"]["metric"] == "mae"
     ckpt = load_checkpoint(result["checkpoint"])  # weights_only load: hparams are plain
     hp = hparams(ckpt)
     assert hp["encoder_name"] == "tokengt" and hp["task"]["standardize"] and hp["readout"] == "mp"

@@ -43,7 +43,7 @@ from dnd.models.checkpoint import hparams, load_checkpoint, load_encoder
 from dnd.models.property import RANDINIT, PropertyModel, load_property_model, predict_records
 from dnd.models.registry import build_encoder, encoder_config_dict, encoder_preset
 from dnd.training.config import FinetuneConfig, OptimConfig
-from dnd.training.fit import fit
+from dnd.training.fit import fit, write_stage_config
 from dnd.training.optim import adamw_warmup_cosine, layer_decay_groups
 
 
@@ -168,7 +168,8 @@ def _initial_encoder(cfg: FinetuneConfig, train: Sequence) -> tuple[str, dict, d
 
 def run_finetune(cfg: FinetuneConfig, task_data: TaskData, out_dir: str | Path,
                  resume: bool = False) -> dict[str, Any]:
-    """Finetune once (seed = cfg.trainer.seed) and return its metrics (also in OUT/metrics.json).
+    """Finetune once (seed = cfg.trainer.seed) and return its metrics (also in OUT/metrics.json;
+    the settings, task and resolved encoder config go to OUT/finetune_config.json).
 
     Returned keys: task, method, readout, seed, train_fraction, n_train, metric, valid, test
     (the selected model's scores in original units), best_epoch, checkpoint (best weights).
@@ -183,6 +184,8 @@ def run_finetune(cfg: FinetuneConfig, task_data: TaskData, out_dir: str | Path,
         raise ValueError(f"task {spec.name}: training and validation splits must be non-empty")
     name, config, state = _initial_encoder(cfg, train)
     method = method_label(cfg)
+    write_stage_config(out, "finetune", cfg, task=spec.to_dict(), task_source=task_data.source,
+                       n_train=len(train), encoder_config=config)
     optim = asdict(OptimConfig(lr=cfg.lr, weight_decay=cfg.weight_decay, min_lr_ratio=cfg.min_lr_ratio))
     model = FinetuneModule(name, config, cfg.readout, asdict(cfg.head), spec.to_dict(), optim,
                            layer_decay=cfg.layer_decay, warmup_epochs=cfg.warmup_epochs, method=method)
