@@ -74,3 +74,19 @@ def test_plot_curves_reads_logs_from_before_the_key_change(tmp_path):
 def test_plot_curves_names_a_missing_log(tmp_path, capsys):
     assert main(["plot-curves", str(tmp_path / "nothing"), "--out", str(tmp_path / "c.png")]) == 2
     assert "no metrics.csv here" in capsys.readouterr().err
+
+
+def test_attention_uses_held_out_molecules_of_the_corpus(tmp_path, capsys):
+    """`dnd attention` selects molecules like every stage (dnd.data.corpus): the first of the
+    validation split, not the first of the file."""
+    from dnd.analysis.attention import build_student, head_statistics
+    from dnd.data.config import CorpusConfig
+    from dnd.data.corpus import load_corpus, split_records
+
+    png = tmp_path / "att.png"
+    assert main(["attention", "--student", "R=random:tiny", "--molecules", "12", "--sample", "400",
+                 "--out", str(png)]) == 0
+    table = pd.read_csv(png.with_suffix(".csv"))
+    _, held_out = split_records(load_corpus(CorpusConfig(sample=400)), 0.05, 0)
+    expected = head_statistics(build_student("random:tiny"), held_out[:12])["abs_r"].ravel()
+    assert png.is_file() and table["abs_r"].to_numpy() == pytest.approx(expected)

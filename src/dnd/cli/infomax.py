@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 
 from dnd.cli.common import add_pretrain_arguments, corpus_config_from_args, pretrain_config_from_args
 from dnd.models.config import TEACHER_PRESETS
@@ -26,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> InfomaxRunConfig:
     base = pretrain_config_from_args(args)
     objective = InfomaxConfig(tau=args.tau, symmetric=args.symmetric, metric_dim=args.metric_dim)
-    return InfomaxRunConfig(**{k: getattr(base, k) for k in asdict(base)}, objective=objective,
+    return InfomaxRunConfig(**vars(base), objective=objective,
                             net3d_preset=args.net3d_preset, teacher_init=args.teacher_init)
 
 
