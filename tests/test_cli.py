@@ -50,7 +50,7 @@ def test_user_errors_are_one_line_and_exit_2(argv, message, capsys, tmp_path, mo
     assert err.strip() == message
 
 
-def test_plot_curves_reads_a_finetune_log(tmp_path, capsys):
+def test_plot_curves_reads_a_finetune_log(tmp_path):
     run = tmp_path / "ft"
     train_tiny(run, epochs=2)
     table = tmp_path / "curves.csv"
@@ -90,3 +90,17 @@ def test_attention_uses_held_out_molecules_of_the_corpus(tmp_path, capsys):
     _, held_out = split_records(load_corpus(CorpusConfig(sample=400)), 0.05, 0)
     expected = head_statistics(build_student("random:tiny"), held_out[:12])["abs_r"].ravel()
     assert png.is_file() and table["abs_r"].to_numpy() == pytest.approx(expected)
+
+
+def test_lightning_adverts_are_dropped_at_their_logger():
+    import logging
+
+    import dnd.training.trainer  # noqa: F401  (installs the filter)
+
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+
+    def record(msg):
+        return logging.LogRecord(logger.name, logging.INFO, __file__, 1, msg, None, None)
+
+    assert not logger.filter(record("💡 Tip: For seamless cloud logging, try installing [litlogger]"))
+    assert logger.filter(record("GPU available: False, used: False"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import logging
 import time
 from pathlib import Path
 
@@ -16,6 +17,18 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 from dnd.training.config import TrainerConfig
+
+
+class _NoAdverts(logging.Filter):
+    """Lightning announces add-on services ("💡 Tip: ... try installing [litlogger]") through its
+    rank-zero info logger in every run; drop those at that logger and keep its real messages
+    (devices, stopping reasons)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_NoAdverts())
 
 
 def _devices(value: str | int):
