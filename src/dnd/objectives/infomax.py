@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from dnd.objectives.config import READOUT_AGGREGATORS, InfomaxConfig
+from dnd.objectives.config import InfomaxConfig
 
 def cosine_similarity_matrix(a: Tensor, b: Tensor, eps: float = 1e-8) -> Tensor:
     """[n, m] cosine similarities between the rows of a [n, k] and b [m, k] (3DInfomax's form:
