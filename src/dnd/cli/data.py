@@ -73,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     conf.add_argument("--merge", action="store_true",
                       help="after building, merge all chunks into OUT/records.pt (every shard "
                       "must be done); use with --source records --path OUT/records.pt")
+    conf.add_argument("--merge-first", type=int, default=None, metavar="K",
+                      help="with --merge: only chunks 0..K-1, into OUT/records-first-K.pt (to start "
+                      "pretraining while the build goes on)")
     for p in (ri, task, paired, moses, conf):
         p.set_defaults(_prog=p.prog)  # error lines name the action: "dnd data task: error: ..."
 
@@ -158,7 +161,8 @@ def _run_conformers(args) -> int:
     print(f"shard {args.shard}: built {totals['chunks_built']} chunks ({totals['ok']} molecules, "
           f"{totals['bad']} failed, {totals['seconds']:.0f} s), {totals['chunks_skipped']} already done")
     if args.merge:
-        dest = merge(args.out)
+        dest = merge(args.out, None if args.merge_first is None else
+                     f"{args.out}/records-first-{args.merge_first}.pt", args.merge_first)
         s = speed_summary(args.out)
         print(f"merged {s['molecules']} molecules -> {dest}; failure rate {s['failure_rate']:.2%}, "
               f"{s['molecules_per_s_per_core']:.1f} molecules/s per core")

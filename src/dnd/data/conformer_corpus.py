@@ -37,7 +37,7 @@ from dnd.data import cache
 from dnd.data.builder import build_records
 from dnd.data.paired import make_data
 from dnd.data.report import DataFileError, Report
-from dnd.data.sources import conformers, csv_rows
+from dnd.data.sources import check_file, conformers, csv_rows
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +159,10 @@ def build_shard(cfg: BuildConfig, out_dir: str | os.PathLike, shard: tuple[int, 
 
     Writes OUT/build.json (the config) once; a different config in an existing OUT is an error,
     so two builds never share a folder."""
+    check_file(Path(cfg.smiles_file))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     fp = cfg.fingerprint()
+    out.mkdir(parents=True, exist_ok=True)
     meta = out / "build.json"
     record = {"config": asdict(cfg), "fingerprint": fp}
     if meta.is_file():
@@ -175,7 +176,9 @@ def build_shard(cfg: BuildConfig, out_dir: str | os.PathLike, shard: tuple[int, 
     options = cfg.options()
     totals = {"chunks_built": 0, "chunks_skipped": 0, "ok": 0, "bad": 0, "seconds": 0.0}
     index, n_shards = shard
+    n_chunks = 0
     for k, items in _chunked(cfg):
+        n_chunks = k + 1
         if k % n_shards != index:
             continue
         path = chunk_path(out, k)
@@ -196,24 +199,31 @@ def build_shard(cfg: BuildConfig, out_dir: str | os.PathLike, shard: tuple[int, 
         totals["seconds"] += seconds
         log.info("chunk %d: %d molecules, %d failed, %.1f molecules/s with %d workers",
                  k, report.n_ok, report.n_bad, len(items) / seconds, workers)
+    meta.write_text(json.dumps(record | {"n_chunks": n_chunks}, indent=2))  # what merge expects
     return totals
 
 
-def merge(out_dir: str | os.PathLike, dest: str | os.PathLike | None = None) -> Path:
+def merge(out_dir: str | os.PathLike, dest: str | os.PathLike | None = None,
+          first: int | None = None) -> Path:
     """Concatenate every chunk of a finished build, in input order, into one records file
-    (default OUT/records.pt); DataFileError naming the missing chunks when the build is partial."""
+    (default OUT/records.pt); DataFileError naming the missing chunks when the build is partial.
+    `first`: merge only chunks 0..first-1 (to start pretraining while the build goes on)."""
     out = Path(out_dir)
     meta = out / "build.json"
     if not meta.is_file():
         raise DataFileError(f"{meta}: not found; {out} is not a corpus build folder")
-    fp = json.loads(meta.read_text())["fingerprint"]
+    info = json.loads(meta.read_text())
+    fp = info["fingerprint"]
     paths = sorted((out / "chunks").glob("chunk-*.pt"))
+    if first is not None:
+        paths = [p for p in paths if int(p.stem.split("-")[1]) < first]
     blobs = [_load_chunk(p, fp) for p in paths]
     stale = [p.name for p, b in zip(paths, blobs) if b is None]
     if stale:
         raise DataFileError(f"{out}: unreadable or foreign chunks {stale[:5]}; delete them and rebuild")
     ks = [b["chunk"] for b in blobs]
-    missing = sorted(set(range(max(ks, default=-1) + 1)) - set(ks))
+    expected = first if first is not None else info.get("n_chunks", max(ks, default=-1) + 1)
+    missing = sorted(set(range(expected)) - set(ks))
     if missing or not ks:
         raise DataFileError(f"{out}: chunks {missing[:10] or '(all)'} are not built yet; run the "
                             "remaining shards first")

@@ -30,6 +30,7 @@ from dnd.data import builder, cache
 from dnd.data.config import PAIRED_SOURCES, CorpusConfig
 from dnd.data.paired import make_data
 from dnd.data.report import BadRecordError, DataFileError, Report
+from dnd.data.sources import check_file
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +95,6 @@ def qm9_pool_subset(records: Sequence[Data], path: str, start: int, stop: int) -
 
 
 # ----------------------------------------------------------------------------- 3D source files
-
-def check_file(path: Path) -> None:
-    """DataFileError unless `path` is an existing, non-empty file."""
-    if not path.exists():
-        raise DataFileError(f"{path}: file not found")
-    if not path.is_file():
-        raise DataFileError(f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise DataFileError(f"{path}: file is empty")
-
 
 def load_paired(source: str, path: str | os.PathLike, limit: int | None = None,
                 strict: bool = False, cache_dir: str | os.PathLike | None = None,

@@ -57,3 +57,13 @@ def finite_float(text: str, column: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise RecordError(f"{column}: value {text!r} is not finite")
     return value
+
+
+def check_file(path: Path) -> None:
+    """DataFileError unless `path` is an existing, non-empty file."""
+    if not path.exists():
+        raise DataFileError(f"{path}: file not found")
+    if not path.is_file():
+        raise DataFileError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise DataFileError(f"{path}: file is empty")
