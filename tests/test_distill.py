@@ -16,7 +16,7 @@ from dnd.data.loader import make_loader
 from dnd.models.checkpoint import load_encoder
 from dnd.models.registry import encoder_preset
 from dnd.models.teacher import load_teacher
-from dnd.objectives.config import DistillConfig
+from dnd.objectives.config import DistillObjective
 from dnd.objectives.distill import teacher_targets
 from dnd.models.checkpoint import load_checkpoint
 from dnd.training.config import DistillRunConfig, PretrainConfig
@@ -25,7 +25,7 @@ from dnd.training.pretrain import fit_student
 from dnd.training.teacher_cache import (CachedTeacherDataset, TeacherFeatureCache, ensure_teacher_cache,
                                         teacher_fingerprint)
 
-VARIANTS = [DistillConfig("node"), DistillConfig("graph", "all"), DistillConfig("graph", "heavy")]
+VARIANTS = [DistillObjective("node"), DistillObjective("graph", "all"), DistillObjective("graph", "heavy")]
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +84,10 @@ def test_oracle_student_scores_zero_and_atom_shuffle_breaks_it(recs, teacher):
     distill = oracle_module(teacher)
     loader = make_loader(oracle, 5)
     # exact atom-by-atom targets: zero loss for NODE, and for GRAPH when the teacher pools graph atoms
-    assert batch_losses(distill, loader, DistillConfig("node")).max() < 1e-10
-    assert batch_losses(distill, loader, DistillConfig("graph", "heavy")).max() < 1e-10
+    assert batch_losses(distill, loader, DistillObjective("node")).max() < 1e-10
+    assert batch_losses(distill, loader, DistillObjective("graph", "heavy")).max() < 1e-10
     # the paper's GRAPH target averages hydrogens too, which the oracle does not see
-    all_pool = batch_losses(distill, loader, DistillConfig("graph", "all"))
+    all_pool = batch_losses(distill, loader, DistillObjective("graph", "all"))
     assert all_pool.min() > 1e-4
 
     # same molecules, conformer atoms listed in another order (z, pos, atom_is_node together):
@@ -100,9 +100,9 @@ def test_oracle_student_scores_zero_and_atom_shuffle_breaks_it(recs, teacher):
         r.z, r.pos, r.atom_is_node = r.z[perm], r.pos[perm], r.atom_is_node[perm]
         shuffled.append(r)
     loader = make_loader(shuffled, 5)
-    assert batch_losses(distill, loader, DistillConfig("node")).min() > 1e-3
+    assert batch_losses(distill, loader, DistillObjective("node")).min() > 1e-3
     # a permutation-invariant target is, correctly, unaffected
-    torch.testing.assert_close(batch_losses(distill, loader, DistillConfig("graph", "all")), all_pool,
+    torch.testing.assert_close(batch_losses(distill, loader, DistillObjective("graph", "all")), all_pool,
                                rtol=1e-4, atol=1e-6)
 
 

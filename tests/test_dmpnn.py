@@ -191,8 +191,8 @@ def test_distill_into_dmpnn_lowers_the_loss(variant, tmp_path):
     settings = fast_settings(epochs=10)
     settings["student"] = StudentSpec("dmpnn", "tiny", {})
     settings["optim"] = OptimConfig(lr=1e-2, warmup_steps=0)
-    from dnd.objectives.config import DistillConfig
-    cfg = DistillRunConfig(**settings, objective=DistillConfig(variant=variant), cached=True)
+    from dnd.objectives.config import DistillObjective
+    cfg = DistillRunConfig(**settings, objective=DistillObjective(variant=variant), cached=True)
     ckpt = run_distill(cfg, records(), teacher, tmp_path / "run")
     log = pd.read_csv(tmp_path / "run" / "logs" / "metrics.csv")
     train = log.dropna(subset=["train/loss_epoch"])["train/loss_epoch"].tolist()

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from pretrain_helpers import fast_settings, records, single_thread, write_teacher_ckpt  # noqa: F401
 
 from dnd.models.checkpoint import load_encoder
-from dnd.objectives.config import InfomaxConfig
+from dnd.objectives.config import InfomaxObjective
 from dnd.objectives.infomax import ProjectionHead, contrastive_accuracy, nt_xent
 from dnd.models.checkpoint import load_checkpoint, submodule_state
 from dnd.training.config import InfomaxRunConfig, OptimConfig
@@ -74,13 +74,13 @@ def test_projection_head_shapes():
     assert head(x, index, 3).shape == (3, 6)
     assert head.mlp[0].in_features == 12 and isinstance(head.mlp[1], torch.nn.BatchNorm1d)
     with pytest.raises(ValueError):
-        InfomaxConfig(readout_aggregators=["median"])
+        InfomaxObjective(readout_aggregators=["median"])
 
 
 def test_infomax_run_trains_jointly_and_saves_student(tmp_path):
     recs = records()
     cfg = InfomaxRunConfig(**fast_settings(epochs=6) | {"optim": OptimConfig(lr=3e-3)},
-                           net3d_preset="tiny", objective=InfomaxConfig(tau=0.1, metric_dim=16))
+                           net3d_preset="tiny", objective=InfomaxObjective(tau=0.1, metric_dim=16))
     cfg.batch_size = 3
     student_ckpt = run_infomax(cfg, recs, tmp_path / "run")
     log = pd.read_csv(tmp_path / "run" / "logs" / "metrics.csv")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dnd.cli.common import add_pretrain_arguments, corpus_config_from_args, pretrain_config_from_args
-from dnd.objectives.config import TEACHER_POOLS, VARIANTS, DistillConfig
+from dnd.objectives.config import TEACHER_POOLS, VARIANTS, DistillObjective
 from dnd.training.config import CACHE_DTYPES, DistillRunConfig
 
 
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> DistillRunConfig:
     base = pretrain_config_from_args(args)
     return DistillRunConfig(**vars(base),
-                            objective=DistillConfig(args.variant, args.teacher_pool),
+                            objective=DistillObjective(args.variant, args.teacher_pool),
                             cached=args.cached, feature_cache=args.feature_cache, cache_dtype=args.cache_dtype)
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from dnd.cli.common import add_pretrain_arguments, corpus_config_from_args, pretrain_config_from_args
 from dnd.models.config import TEACHER_PRESETS
-from dnd.objectives.config import InfomaxConfig
+from dnd.objectives.config import InfomaxObjective
 from dnd.training.config import InfomaxRunConfig
 
 
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> InfomaxRunConfig:
     base = pretrain_config_from_args(args)
-    objective = InfomaxConfig(tau=args.tau, symmetric=args.symmetric, metric_dim=args.metric_dim)
+    objective = InfomaxObjective(tau=args.tau, symmetric=args.symmetric, metric_dim=args.metric_dim)
     return InfomaxRunConfig(**vars(base), objective=objective,
                             net3d_preset=args.net3d_preset, teacher_init=args.teacher_init)
 

@@ -30,7 +30,7 @@ from dnd.evaluation.summary import write_summary
 from dnd.experiment.config import QuickstartConfig
 from dnd.inference.predict import predict_file
 from dnd.models.property import load_property_model
-from dnd.objectives.config import DistillConfig
+from dnd.objectives.config import DistillObjective
 from dnd.training.config import DistillRunConfig, FinetuneConfig, StudentSpec, TrainerConfig, denoise_preset
 from dnd.training.denoise import run_denoise
 from dnd.training.distill import run_distill
@@ -78,7 +78,7 @@ def run_quickstart(cfg: QuickstartConfig, out_dir: str | Path) -> dict:
 
     t0 = _stage("2/4 distill: D&D-NODE into a tiny TokenGT student")
     # cached: the teacher runs once over the corpus instead of once per batch and epoch
-    scfg = DistillRunConfig(student=StudentSpec("tokengt", "tiny"), objective=DistillConfig(variant="node"),
+    scfg = DistillRunConfig(student=StudentSpec("tokengt", "tiny"), objective=DistillObjective(variant="node"),
                             trainer=_trainer(cfg.distill_epochs, cfg.seed), batch_size=32, cached=True)
     scfg.optim = replace(scfg.optim, lr=1e-3, warmup_steps=20)
     student = run_distill(scfg, records, teacher, out / "student", corpus=corpus)

@@ -1,5 +1,7 @@
-"""Typed configs of the pretraining objectives (D&D distillation, 3DInfomax). No torch here, so
-the command line reads choices and defaults without loading the deep-learning stack."""
+"""Typed settings of the pretraining objectives (D&D distillation, 3DInfomax), named *Objective
+so that they are not mistaken for the stage configs that hold them (`DistillRunConfig.objective`,
+`InfomaxRunConfig.objective` in `dnd.training.config`). No torch here, so the command line reads
+choices and defaults without loading the deep-learning stack."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ TEACHER_POOLS = ("all", "heavy")
 
 
 @dataclass
-class DistillConfig:
+class DistillObjective:
     variant: str = "node"          # "node" (eq. 7) | "graph" (eq. 6)
     teacher_pool: str = "all"      # GRAPH only: teacher mean over "all" conformer atoms or "heavy" (graph) atoms
 
@@ -25,7 +27,7 @@ READOUT_AGGREGATORS = ("min", "max", "mean", "sum")
 
 
 @dataclass
-class InfomaxConfig:
+class InfomaxObjective:
     tau: float = 0.01
     symmetric: bool = False
     include_positive: bool = False

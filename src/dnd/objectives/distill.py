@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from dnd.models.teacher import atom_batch
-from dnd.objectives.config import DistillConfig
+from dnd.objectives.config import DistillObjective
 
 class TeacherTargets(NamedTuple):
     """What distillation needs from the teacher for one batch, from a live teacher or a cache.
@@ -81,7 +81,7 @@ class StudentProjection(nn.Module):
 
 
 def distill_pair(student_nodes: Tensor, targets: TeacherTargets, batch,
-                 cfg: DistillConfig) -> tuple[Tensor, Tensor]:
+                 cfg: DistillObjective) -> tuple[Tensor, Tensor]:
     """(prediction, target) rows that the loss compares: per node (NODE) or per molecule (GRAPH).
 
     `student_nodes` are the student's node outputs already in the teacher's width.
@@ -97,7 +97,7 @@ def distill_pair(student_nodes: Tensor, targets: TeacherTargets, batch,
     return pred, mean_pool(targets.node, batch.batch, batch.num_graphs)
 
 
-def distill_loss(student_nodes: Tensor, targets: TeacherTargets, batch, cfg: DistillConfig) -> Tensor:
+def distill_loss(student_nodes: Tensor, targets: TeacherTargets, batch, cfg: DistillObjective) -> Tensor:
     """Mean squared error over rows and feature dimensions (eq. 6 or 7 divided by d)."""
     pred, target = distill_pair(student_nodes, targets, batch, cfg)
     return F.mse_loss(pred, target.to(pred.dtype))

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from dnd.objectives.config import InfomaxConfig
+from dnd.objectives.config import InfomaxObjective
 
 def cosine_similarity_matrix(a: Tensor, b: Tensor, eps: float = 1e-8) -> Tensor:
     """[n, m] cosine similarities between the rows of a [n, k] and b [m, k] (3DInfomax's form:
@@ -87,7 +87,7 @@ class ProjectionHead(nn.Module):
         return self.mlp(multi_readout(x, index, num_graphs, self.aggregators))
 
 
-def build_heads(cfg: InfomaxConfig, student_dim: int, teacher_dim: int) -> tuple[ProjectionHead, ProjectionHead]:
+def build_heads(cfg: InfomaxObjective, student_dim: int, teacher_dim: int) -> tuple[ProjectionHead, ProjectionHead]:
     """(2D head, 3D head) as configured."""
     head2d = ProjectionHead(student_dim, cfg.metric_dim, cfg.head_layers_2d, cfg.readout_aggregators,
                             cfg.head_hidden_2d)
@@ -95,7 +95,7 @@ def build_heads(cfg: InfomaxConfig, student_dim: int, teacher_dim: int) -> tuple
     return head2d, head3d
 
 
-def infomax_loss(z2d: Tensor, z3d: Tensor, cfg: InfomaxConfig) -> Tensor:
+def infomax_loss(z2d: Tensor, z3d: Tensor, cfg: InfomaxObjective) -> Tensor:
     return nt_xent(z2d, z3d, cfg.tau, cfg.symmetric, cfg.include_positive)
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dnd.models.config import HeadConfig, TeacherConfig, teacher_preset
-from dnd.objectives.config import DistillConfig, InfomaxConfig
+from dnd.objectives.config import DistillObjective, InfomaxObjective
 
 PAPER_PEAK_LR = 4e-4  # Zaidi et al., TorchMD-NET on PCQM4Mv2 (see module docstring)
 PAPER_LR_FLOOR = 1e-7  # Table 5a's "1e-7": warmup start and cosine floor
@@ -110,7 +110,7 @@ class PretrainConfig:
 
 @dataclass
 class DistillRunConfig(PretrainConfig):
-    objective: DistillConfig = field(default_factory=DistillConfig)
+    objective: DistillObjective = field(default_factory=DistillObjective)
     cached: bool = False
     feature_cache: str | None = None   # cache folder; None: OUT/teacher_cache
     cache_dtype: str = "float32"
@@ -119,7 +119,7 @@ class DistillRunConfig(PretrainConfig):
 
 @dataclass
 class InfomaxRunConfig(PretrainConfig):
-    objective: InfomaxConfig = field(default_factory=InfomaxConfig)
+    objective: InfomaxObjective = field(default_factory=InfomaxObjective)
     net3d_preset: str = "cpu-small"     # architecture of the untrained 3D network
     teacher_init: str | None = None     # denoise checkpoint to start the 3D network from instead
 

@@ -28,7 +28,7 @@ from torch_geometric.data import Data
 from dnd.data.config import CorpusConfig
 from dnd.device import torch_device
 from dnd.models.teacher import TEACHER_PREFIX, Teacher, load_teacher
-from dnd.objectives.config import DistillConfig
+from dnd.objectives.config import DistillObjective
 from dnd.objectives.distill import StudentProjection, distill_loss, teacher_targets
 from dnd.training.config import DistillRunConfig
 from dnd.training.pretrain import StudentPretrainModule, fit_student, prepare_run
@@ -47,7 +47,7 @@ class DistillModule(StudentPretrainModule):
                  optim: dict, teacher_ckpt: str | None = None, teacher: Teacher | None = None):
         super().__init__(encoder_name, encoder_config, optim)
         self.save_hyperparameters(ignore=["teacher"])
-        self.objective = DistillConfig(**objective)
+        self.objective = DistillObjective(**objective)
         self.projection = StudentProjection(self.student.hidden_dim, teacher_dim)
         if teacher is not None and teacher.hidden_dim != teacher_dim:
             raise ValueError(f"teacher width {teacher.hidden_dim} != teacher_dim {teacher_dim}")

@@ -24,7 +24,7 @@ from torch_geometric.data import Data
 from dnd.data.config import CorpusConfig
 from dnd.models.config import TeacherConfig, teacher_preset
 from dnd.models.teacher import Teacher, atom_batch, load_teacher
-from dnd.objectives.config import InfomaxConfig
+from dnd.objectives.config import InfomaxObjective
 from dnd.objectives.infomax import build_heads, contrastive_accuracy, infomax_loss
 from dnd.training.config import InfomaxRunConfig
 from dnd.training.pretrain import StudentPretrainModule, fit_student, prepare_run
@@ -41,7 +41,7 @@ class InfomaxModule(StudentPretrainModule):
         super().__init__(encoder_name, encoder_config, optim)
         self.save_hyperparameters()
         self.net3d = Teacher(TeacherConfig.from_dict(net3d))
-        self.objective = InfomaxConfig(**objective)
+        self.objective = InfomaxObjective(**objective)
         self.head2d, self.head3d = build_heads(self.objective, self.student.hidden_dim, self.net3d.hidden_dim)
 
     def embeddings(self, batch) -> tuple[Tensor, Tensor]:
