@@ -6,20 +6,25 @@ and by the sharded conformer builds of `dnd.data.conformer_corpus`.
 
 from __future__ import annotations
 
+import importlib
 from functools import partial
 from multiprocessing import Pool
 from pathlib import Path
+from types import ModuleType
 from typing import Iterable, Iterator
 
 from rdkit import rdBase
 
+from dnd.data.config import PAIRED_SOURCES
 from dnd.data.paired import PairedArrays
 from dnd.data.report import RecordError, Report
 
 
-def source_modules() -> dict:
-    from dnd.data.sources import conformers, pcqm4mv2, qm9, sdf
-    return {"qm9": qm9, "sdf": sdf, "pcqm4mv2": pcqm4mv2, "smiles": conformers}
+def source_module(source: str) -> ModuleType:
+    """The reader module of paired source `source` (a key of PAIRED_SOURCES)."""
+    if source not in PAIRED_SOURCES:
+        raise ValueError(f"unknown paired source {source!r}; choose from {', '.join(PAIRED_SOURCES)}")
+    return importlib.import_module(PAIRED_SOURCES[source])
 
 
 _CHUNK = 64
@@ -27,7 +32,7 @@ _CHUNK = 64
 
 def _build_chunk(source: str, options, chunk: list) -> list:
     """Worker: [(label, payload)] -> [(label, list[PairedArrays] | reason str)]."""
-    module = source_modules()[source]
+    module = source_module(source)
     out = []
     with rdBase.BlockLogs():  # reasons are captured per record; RDKit's stderr is just noise
         for label, payload in chunk:

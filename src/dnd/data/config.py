@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# 3D files `dnd.data.corpus.load_paired` reads (one module each under dnd.data.sources) ...
-PAIRED_SOURCES = ("qm9", "sdf", "pcqm4mv2", "smiles")
+# 3D files `dnd.data.corpus.load_paired` reads: name -> its reader module (the interface is in
+# `dnd.data.sources`; imported on first use, so the names cost no import) ...
+PAIRED_SOURCES: dict[str, str] = {
+    "qm9": "dnd.data.sources.qm9",
+    "sdf": "dnd.data.sources.sdf",
+    "pcqm4mv2": "dnd.data.sources.pcqm4mv2",
+    "smiles": "dnd.data.sources.conformers",
+}
 # ... and the corpora a stage can pretrain on: those, the QM9 subset shipped in the package, or
 # a merged records file of `dnd data conformers --merge` (`dnd.data.conformer_corpus`).
 CORPUS_SOURCES = (*PAIRED_SOURCES, "embedded", "records")

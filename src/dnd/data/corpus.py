@@ -27,7 +27,7 @@ import torch
 from torch_geometric.data import Data
 
 from dnd.data import builder, cache
-from dnd.data.config import PAIRED_SOURCES, CorpusConfig
+from dnd.data.config import CorpusConfig
 from dnd.data.paired import make_data
 from dnd.data.report import BadRecordError, DataFileError, Report
 from dnd.data.sources import check_file
@@ -111,9 +111,7 @@ def load_paired(source: str, path: str | os.PathLike, limit: int | None = None,
     options: source-specific, see `Options` in each `dnd.data.sources` module.
     Raises DataFileError for a missing or empty file or one that yields no records.
     """
-    if source not in PAIRED_SOURCES:
-        raise ValueError(f"unknown paired source {source!r}; choose from {', '.join(PAIRED_SOURCES)}")
-    module = builder.source_modules()[source]
+    module = builder.source_module(source)
     opts = module.Options(**options)
     path = Path(path)
     check_file(path)
