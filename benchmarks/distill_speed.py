@@ -32,8 +32,10 @@ from dnd.training.distill import DistillModule
 from dnd.training.teacher_cache import CachedTeacherDataset, TeacherFeatureCache, write_teacher_cache
 
 
-def throughput(module: DistillModule, loader, steps: int, warmup: int) -> float:
-    """Molecules per second over `steps` timed training steps (after `warmup` untimed ones)."""
+def throughput(module: DistillModule, loader, steps: int, warmup: int,
+               device: torch.device = torch.device("cpu"), bf16: bool = False) -> float:
+    """Molecules per second over `steps` timed training steps (after `warmup` untimed ones);
+    a step includes moving the batch to `device`, and ends when the device has finished it."""
     opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-4)
     module.train()
     batches = iter(loader)
@@ -45,10 +47,14 @@ def throughput(module: DistillModule, loader, steps: int, warmup: int) -> float:
         except StopIteration:
             batches = iter(loader)
             batch = next(batches)
-        loss = module.compute_loss(batch)["loss"]
+        batch = batch.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = module.compute_loss(batch)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         if i >= warmup:
             elapsed += time.perf_counter() - t0
             n_mol += batch.num_graphs
@@ -71,8 +77,11 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=15)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast, as --precision bf16-mixed")
     p.add_argument("--json", help="append the result as one JSON line to this file")
     args = p.parse_args()
+    device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -80,22 +89,25 @@ def main() -> None:
     records = load_corpus(CorpusConfig(args.source, args.path, args.limit, args.sample, 0, cache_dir=args.cache_dir))
     teacher = load_teacher(args.teacher) if args.teacher else Teacher(teacher_preset(args.teacher_preset)).freeze()
     module = DistillModule(args.encoder, encoder_preset(args.encoder, args.preset), teacher.hidden_dim,
-                           {"variant": args.variant}, {}, teacher=teacher)
-    live = throughput(module, make_loader(records, args.batch_size, shuffle=True), args.steps, args.warmup)
+                           {"variant": args.variant}, {}, teacher=teacher).to(device)
+    live = throughput(module, make_loader(records, args.batch_size, shuffle=True), args.steps, args.warmup,
+                      device, args.bf16)
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        cache = write_teacher_cache(teacher, records, Path(tmp) / "cache", log=lambda m: None)
+        cache = write_teacher_cache(teacher, records, Path(tmp) / "cache", device=device, log=lambda m: None)
         build_s = time.perf_counter() - t0
         dataset = CachedTeacherDataset(records, TeacherFeatureCache(cache))
         module.teacher = None  # the cached mode must not touch the 3D model
-        cached = throughput(module, make_loader(dataset, args.batch_size, shuffle=True), args.steps, args.warmup)
+        cached = throughput(module, make_loader(dataset, args.batch_size, shuffle=True), args.steps, args.warmup,
+                            device, args.bf16)
 
     # epochs after which building the cache has paid for itself
     per_epoch_saving = len(records) / live - len(records) / cached
     result = {"molecules": len(records), "batch_size": args.batch_size, "encoder": f"{args.encoder}/{args.preset}",
               "teacher_dim": teacher.hidden_dim, "teacher_layers": teacher.config.num_layers,
-              "variant": args.variant, "threads": torch.get_num_threads(),
+              "variant": args.variant, "threads": torch.get_num_threads(), "device": str(device),
+              "bf16": args.bf16,
               "live_mol_per_s": round(live, 1), "cached_mol_per_s": round(cached, 1),
               "speedup": round(cached / live, 2), "cache_build_s": round(build_s, 2),
               "cache_build_mol_per_s": round(len(records) / build_s, 1),

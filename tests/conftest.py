@@ -1,11 +1,13 @@
-"""Shared fixtures. Real datasets live outside the package; tests find them through the
-DND_SHARED_DATA environment variable (default: ../shared/data next to the checkout)."""
+"""Shared fixtures. Real datasets live outside the package; tests find them where the package
+does, through $DND_DATA (default: ../shared/data next to the checkout; `--shared-data DIR` wins)."""
 
 import os
 from pathlib import Path
 
 import pytest
 import torch
+
+from dnd.data.tasks.build import DATA_ENV
 
 # Tiny models on a 2-core runner: one thread avoids OpenMP oversubscription, several times faster.
 torch.set_num_threads(1)
@@ -14,8 +16,8 @@ _DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def pytest_addoption(parser):
-    parser.addoption("--shared-data", default=os.environ.get("DND_SHARED_DATA", str(_DEFAULT)),
-                     help="folder holding the real public datasets (shared/data)")
+    parser.addoption("--shared-data", default=os.environ.get(DATA_ENV) or str(_DEFAULT),
+                     help=f"folder holding the real public datasets (default: ${DATA_ENV}, else {_DEFAULT})")
 
 
 @pytest.fixture(scope="session")

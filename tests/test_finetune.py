@@ -29,12 +29,18 @@ class ThreeLayer(nn.Module):
     def layer_groups(self):
         return [list(self.embed.parameters()), list(self.l1.parameters()), list(self.l2.parameters())]
 
+    def top_parameters(self):
+        return []
+
 
 def test_layer_decay_multipliers_head_full_each_layer_below_times_decay():
     enc, head = ThreeLayer(), nn.Linear(4, 1)
-    groups = layer_decay_groups(enc, [head], lr=1e-3, decay=0.5)
-    by_name = {g["name"]: g for g in groups}
-    assert [g["name"] for g in groups] == ["encoder.0", "encoder.1", "encoder.2", "head"]
+    by_name = {}
+    for g in layer_decay_groups(enc, [head], lr=1e-3, decay=0.5):   # decayed and exempt halves
+        name = g["name"].removesuffix("/no_decay")
+        assert by_name.setdefault(name, {"lr": g["lr"], "params": []})["lr"] == g["lr"]
+        by_name[name]["params"] += g["params"]
+    assert list(by_name) == ["encoder.0", "encoder.1", "encoder.2", "head"]
     assert by_name["head"]["lr"] == pytest.approx(1e-3)
     assert by_name["encoder.2"]["lr"] == pytest.approx(1e-3 * 0.5)      # top layer
     assert by_name["encoder.1"]["lr"] == pytest.approx(1e-3 * 0.25)
@@ -57,9 +63,10 @@ def test_optimizer_of_finetune_module_uses_table5c_decay_on_real_tokengt():
     model = FinetuneModule("tokengt", cfg, "vn", {"hidden_dim": 0, "num_layers": 2, "dropout": 0.0},
                            spec.to_dict(), {"lr": 5e-4, "weight_decay": 0.05})
     groups = layer_decay_groups(model.encoder, [model.readout, model.head], 5e-4, 0.65)
-    lrs = [g["lr"] for g in groups]
+    lrs = list(dict.fromkeys(g["lr"] for g in groups))   # each rate twice: decayed and exempt
     assert lrs == pytest.approx([5e-4 * 0.65 ** 3, 5e-4 * 0.65 ** 2, 5e-4 * 0.65, 5e-4])
-    assert {id(p) for p in model.encoder.atom_encoder.parameters()} <= {id(p) for p in groups[0]["params"]}
+    bottom = {id(p) for g in groups if g["name"].startswith("encoder.0") for p in g["params"]}
+    assert {id(p) for p in model.encoder.atom_encoder.parameters()} <= bottom
     n_params = sum(len(g["params"]) for g in groups)
     assert n_params == len(list(model.parameters()))  # every parameter trained, exactly once
 

@@ -61,3 +61,30 @@ def test_shapes_and_directions_are_checked():
         evaluate(spec("custom", "regression", "mae", 1), np.zeros(2), np.array([0.0, nan]))
     assert evaluate(spec("custom", "regression", "mae", 1), [1.0, 2.0], [1.5, 2.0])["mae"] == pytest.approx(0.25)
     assert higher_is_better("rocauc") and not higher_is_better("rmse") and not higher_is_better("mae")
+
+
+def test_ogb_tasks_are_scored_by_ogbs_evaluator_itself(monkeypatch):
+    """A stand-in Evaluator that records its calls and returns a marker value: OGB tasks must get
+    the marker (so a reimplementation that bypassed OGB fails here), other tasks never call it."""
+    import ogb.graphproppred
+
+    calls = []
+
+    class Recording(ogb.graphproppred.Evaluator):
+        def eval(self, input_dict):
+            real = super().eval(input_dict)
+            calls.append((self.name, real))
+            return {k: 1000.0 + v for k, v in real.items()}
+
+    monkeypatch.setattr(ogb.graphproppred, "Evaluator", Recording)
+    y, p = np.array([[-1.0], [0.5], [2.0]]), np.array([[-1.5], [0.5], [1.0]])
+    got = evaluate(spec("ogbg-molesol", "regression", "rmse", 1), y, p)["rmse"]
+    assert calls and calls[0][0] == "ogbg-molesol"
+    assert got == pytest.approx(1000.0 + math.sqrt((0.25 + 0 + 1) / 3))
+    y2 = np.array([[1.0], [0.0], [1.0], [0.0]])
+    p2 = np.array([[0.9], [0.4], [0.3], [0.5]])
+    assert evaluate(spec("ogbg-molbbbp", "classification", "rocauc", 1), y2, p2)["rocauc"] == \
+        pytest.approx(1000.5)
+    n = len(calls)
+    assert evaluate(spec("bp", "regression", "rmse", 1), y, p)["rmse"] < 1000   # not an OGB task
+    assert len(calls) == n

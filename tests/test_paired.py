@@ -230,7 +230,7 @@ def test_sdf_without_hydrogens_rejected_or_completed(tmp_path):
     report = Report()
     assert load_paired("sdf", path, report=report, workers=1) == []
     assert "hydrogen(s) without coordinates" in report.entries[0].reason
-    (rec,) = load_paired("sdf", path, add_missing_hs=True, workers=1)
+    (rec,) = load_paired("sdf", path, hydrogens="rdkit", workers=1)
     assert rec.z.tolist() == [6, 6, 8] + [1] * 6
     assert_corresponds(rec)
 

@@ -41,7 +41,7 @@ def test_vn_readout_without_virtual_node_explains(molecules):
 def test_layer_groups_cover_every_parameter_once(molecules, name, preset):
     enc = build_encoder(name, encoder_preset(name, preset), records=molecules)
     groups = enc.layer_groups()
-    flat = [id(p) for group in groups for p in group]
+    flat = [id(p) for group in groups for p in group] + [id(p) for p in enc.top_parameters()]
     assert len(flat) == len(set(flat))
     assert set(flat) == {id(p) for p in enc.parameters()}
     assert len(groups) == enc.config.num_layers + 1  # embeddings, then one group per layer

@@ -16,6 +16,7 @@ untrained TokenGT (the RandInit reference).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -106,10 +107,13 @@ def plot_attention(table: pd.DataFrame, out: str | Path) -> Path:
 
 
 def build_student(spec: str):
-    """`random:<preset>` (untrained TokenGT, seeded) or a student checkpoint path."""
+    """`random:<preset>[:<JSON overrides>]` (untrained TokenGT, seeded; the overrides are the
+    students' so the RandInit reference has their architecture) or a student checkpoint path."""
     if spec.startswith("random:"):
+        _, preset, *overrides = spec.split(":", 2)
         torch.manual_seed(0)
-        return build_encoder("tokengt", encoder_preset("tokengt", spec.split(":", 1)[1]))
+        config = encoder_preset("tokengt", preset) | (json.loads(overrides[0]) if overrides else {})
+        return build_encoder("tokengt", config)
     return load_encoder(spec)
 
 

@@ -12,7 +12,7 @@ from dnd.training.config import PretrainConfig
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student", action="append", required=True, metavar="LABEL=CKPT",
-                        help="student checkpoint (or random:<preset>) to analyse; repeat")
+                        help="student checkpoint (or random:<preset>[:<JSON overrides>]) to analyse; repeat")
     add_corpus_arguments(parser, val_fraction=PretrainConfig().val_fraction, loader=False)
     parser.add_argument("--seed", type=int, default=0, help="seed of the corpus sample and split (the students')")
     parser.add_argument("--molecules", type=int, default=200,
@@ -21,11 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dnd.analysis.attention import compare_students
-    from dnd.data.corpus import load_corpus, split_records
+    from dnd.analysis import attention
+    from dnd.data.corpus import held_out, load_corpus
 
     students = dict(s.split("=", 1) for s in args.student)
-    _, held_out = split_records(load_corpus(corpus_config_from_args(args)), args.val_fraction, args.seed)
-    table = compare_students(students, held_out[: args.molecules], args.out, Path(args.out).with_suffix(".csv"))
+    records = held_out(load_corpus(corpus_config_from_args(args)), args.molecules, args.val_fraction, args.seed)
+    print(f"{len(records)} held-out molecules")
+    table = attention.compare_students(students, records, args.out, Path(args.out).with_suffix(".csv"))
     print(table.groupby("student", sort=False)["abs_r"].agg(["mean", "max"]).to_string())
     return 0

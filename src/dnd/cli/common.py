@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from typing import Iterator
 
-from dnd.data.config import CORPUS_SOURCES, CorpusConfig
+from dnd.data.config import CORPUS_SOURCES, HYDROGENS, CorpusConfig
 from dnd.models.registry import ENCODERS
 from dnd.training.config import OptimConfig, PretrainConfig, StudentSpec, TrainerConfig
 
@@ -72,6 +72,13 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, val_fraction: float | 
     g.add_argument("--sample", type=int, help="then keep a seeded random subset of this many (seed: --seed); "
                    "QM9 is ordered by size, so --limit alone gives small molecules only")
     g.add_argument("--cache-dir", help="featurized-record cache folder")
+    g.add_argument("--hydrogens", choices=HYDROGENS, default=d.hydrogens,
+                   help="conformer atoms the teacher sees: 'none' heavy atoms only (the paper's "
+                   "PCQM4Mv2 teacher), 'dft' the source's hydrogens, 'rdkit' also place hydrogens "
+                   "a heavy-atom SDF lacks")
+    g.add_argument("--num-conformers", type=int, default=d.num_conformers,
+                   help="smiles source: RDKit conformers per molecule")
+    g.add_argument("--conformer-seed", type=int, default=d.conformer_seed, help="smiles source: embedding seed")
     g.add_argument("--val-fraction", type=float, default=val_fraction,
                    help="held-out validation share of the corpus (seeded by --seed)")
     if loader:
@@ -82,7 +89,8 @@ def corpus_config_from_args(args: argparse.Namespace) -> CorpusConfig:
     if args.source != "embedded" and not args.path:
         raise UserError(f"--source {args.source} needs --path FILE")
     return CorpusConfig(source=args.source, path=args.path, limit=args.limit, sample=args.sample, seed=args.seed,
-                        cache_dir=args.cache_dir)
+                        cache_dir=args.cache_dir, hydrogens=args.hydrogens, num_conformers=args.num_conformers,
+                        conformer_seed=args.conformer_seed)
 
 
 # ---------------------------------------------------------------- trainer
@@ -121,7 +129,7 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
     s = parser.add_argument_group("student")
     s.add_argument("--encoder", choices=sorted(ENCODERS), default=d.student.encoder)
     s.add_argument("--preset", default=d.student.preset, help="encoder preset: paper, cpu-small, tiny")
-    s.add_argument("--encoder-config", type=_json, default={},
+    s.add_argument("--encoder-config", type=json_argument, default={},
                    help='JSON overrides of the preset, e.g. \'{"num_layers": 6}\'')
     s.add_argument("--out", required=True, help="run folder: logs/, checkpoints/, student.ckpt")
     o = parser.add_argument_group("optimiser")
@@ -134,7 +142,8 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> None:
     add_trainer_arguments(parser, max_epochs=d.trainer.max_epochs)
 
 
-def _json(text: str):
+def json_argument(text: str):
+    """argparse type of the JSON options (--encoder-config)."""
     import json
 
     try:

@@ -15,7 +15,7 @@ import json
 import time
 
 from dnd.cli.common import deprecated_alias, user_errors
-from dnd.data.config import PAIRED_SOURCES
+from dnd.data.config import HYDROGENS, PAIRED_SOURCES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     paired.add_argument("--cache-dir", default=None)
     paired.add_argument("--strict", action="store_true")
     paired.add_argument("--workers", type=int, default=None)
+    paired.add_argument("--hydrogens", choices=HYDROGENS, default="dft",
+                        help="conformer atoms kept: none (heavy atoms, e.g. OGB's PCQM4Mv2 SDF), dft (the "
+                        "source's), rdkit (also place hydrogens a heavy-atom SDF lacks)")
+
     moses = sub.add_parser("moses", help="write MOSES's 1.58M training SMILES (drug-like ZINC), "
                            "taken from the molsets wheel on PyPI without installing it")
     moses.add_argument("--out", required=True, help="destination .csv.gz")
@@ -126,7 +130,8 @@ def _run_paired(args) -> int:
     report = Report(strict=args.strict)
     start = time.perf_counter()
     records = load_paired(args.source, args.path, limit=args.limit, strict=args.strict,
-                          cache_dir=args.cache_dir, report=report, workers=args.workers)
+                          cache_dir=args.cache_dir, report=report, workers=args.workers,
+                          hydrogens=args.hydrogens)
     print(f"{args.source} {args.path}: {len(records)} paired records in "
           f"{time.perf_counter() - start:.1f} s")
     print(report.summary())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dnd.cli.common import add_trainer_arguments, deprecated_alias, trainer_config_from_args
+from dnd.cli.common import add_trainer_arguments, deprecated_alias, json_argument, trainer_config_from_args
 from dnd.models.config import READOUTS, HeadConfig
 from dnd.models.registry import ENCODERS
 from dnd.training.config import FinetuneConfig
@@ -30,10 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--init", default=None, help="student checkpoint (distill/infomax); omit for RandInit")
     g.add_argument("--encoder", choices=sorted(ENCODERS), default=d.encoder, help="RandInit encoder")
     g.add_argument("--preset", default=d.preset, help="RandInit encoder preset: paper, cpu-small, tiny")
+    g.add_argument("--encoder-config", type=json_argument, default={},
+                   help='RandInit: JSON overrides of the preset, as the students\' (e.g. \'{"num_layers": 6}\')')
     g.add_argument("--readout", nargs="+", default=[d.readout], choices=READOUTS,
-                   help="readout(s); several give one run set each")
+                   help="readout(s): mp (mean), vn (virtual node), norm (chemprop's sum/100), mmms "
+                   "(min/max/mean/sum, 3DInfomax's PNA readout); several give one run set each")
     g.add_argument("--method", default=None, help="label in the result tables (default: RandInit or the --init run name)")
-    g.add_argument("--head-hidden", type=int, default=d.head.hidden_dim, help="head hidden size (0: encoder's)")
+    g.add_argument("--head-hidden", type=int, default=d.head.hidden_dim, help="head hidden size (0: the readout's width)")
     g.add_argument("--head-layers", type=int, default=d.head.num_layers)
     g.add_argument("--head-dropout", type=float, default=d.head.dropout)
     g = parser.add_argument_group("optimisation (paper Table 5c)")
@@ -51,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, readout: str) -> FinetuneConfig:
     return FinetuneConfig(
-        init=args.init, encoder=args.encoder, preset=args.preset, readout=readout, method=args.method,
+        init=args.init, encoder=args.encoder, preset=args.preset, overrides=dict(args.encoder_config),
+        readout=readout, method=args.method,
         head=HeadConfig(hidden_dim=args.head_hidden, num_layers=args.head_layers, dropout=args.head_dropout),
         lr=args.lr, weight_decay=args.weight_decay, layer_decay=args.layer_decay,
         warmup_epochs=args.warmup_epochs, min_lr_ratio=args.min_lr_ratio, batch_size=args.batch_size,

@@ -16,6 +16,17 @@ PAIRED_SOURCES: dict[str, str] = {
 # ... and the corpora a stage can pretrain on: those, the QM9 subset shipped in the package, or
 # a merged records file of `dnd data conformers --merge` (`dnd.data.conformer_corpus`).
 CORPUS_SOURCES = (*PAIRED_SOURCES, "embedded", "records")
+# conformer atoms the teacher sees (dnd.data.paired): "none" heavy atoms only (the paper's
+# PCQM4Mv2 teacher: OGB's SDF has no hydrogens), "dft" the source's hydrogens, "rdkit" also
+# places hydrogens a heavy-atom SDF lacks
+HYDROGENS = ("none", "dft", "rdkit")
+
+
+def check_hydrogens(hydrogens: str) -> str:
+    """`hydrogens` if it is one of `HYDROGENS`; ValueError naming the choices otherwise."""
+    if hydrogens not in HYDROGENS:
+        raise ValueError(f"unknown hydrogens setting {hydrogens!r}; choose from {', '.join(HYDROGENS)}")
+    return hydrogens
 
 
 @dataclass
@@ -33,3 +44,6 @@ class CorpusConfig:
     # pretraining subset is [0, 50000]; finetuning then uses train_offset=50000)
     qm9_pool: list[int] | None = None
     cache_dir: str | None = None
+    hydrogens: str = "dft"            # conformer atoms the teacher sees (HYDROGENS)
+    num_conformers: int = 1           # smiles source: RDKit conformers per molecule
+    conformer_seed: int = 0           # smiles source: embedding seed

@@ -27,7 +27,7 @@ import torch
 from torch_geometric.data import Data
 
 from dnd.data import builder, cache
-from dnd.data.config import CorpusConfig
+from dnd.data.config import CorpusConfig, check_hydrogens
 from dnd.data.paired import make_data
 from dnd.data.report import BadRecordError, DataFileError, Report
 from dnd.data.sources import check_file
@@ -39,21 +39,26 @@ def load_corpus(c: CorpusConfig) -> list[Data]:
     """The corpus records: read (at most `limit`, in file order), optionally restricted to a
     QM9 pool slice, then a seeded random `sample`. Files such as QM9 are ordered by molecule
     size, so their first N records are not representative: use `sample` for a subset."""
+    check_hydrogens(c.hydrogens)
+    if c.source != "smiles" and (c.num_conformers, c.conformer_seed) != (1, 0):
+        raise ValueError(f"num_conformers/conformer_seed apply to the smiles source only, not {c.source!r}")
     if c.source == "embedded":
         from dnd.data.embedded import qm9_paired
 
-        records = qm9_paired(limit=c.limit)
+        records = qm9_paired(limit=c.limit or None, hydrogens=c.hydrogens)
+    elif not c.path:
+        raise ValueError(f"corpus source {c.source!r} needs a path (--path)")
     elif c.source == "records":
         from dnd.data.conformer_corpus import load_records_file
 
-        if not c.path:
-            raise ValueError("corpus source 'records' needs a path (--path), the merged file of "
-                             "`dnd data conformers --merge`")
+        if c.hydrogens != "dft":
+            raise ValueError("the records source holds records built already; set hydrogens when "
+                             "building them, not when loading")
         records = load_records_file(c.path)[: c.limit]
     else:
-        if not c.path:
-            raise ValueError(f"corpus source {c.source!r} needs a path (--path)")
-        records = load_paired(c.source, c.path, limit=c.limit, cache_dir=c.cache_dir)
+        options = {"num_conformers": c.num_conformers, "seed": c.conformer_seed} if c.source == "smiles" else {}
+        records = load_paired(c.source, c.path, limit=c.limit, cache_dir=c.cache_dir, hydrogens=c.hydrogens,
+                              **options)
     if c.qm9_pool is not None:
         if c.source != "qm9":
             raise ValueError(f"qm9_pool selects QM9 molecules; the corpus source is {c.source!r}")
@@ -82,6 +87,14 @@ def split_records(records: Sequence[Data], val_fraction: float, seed: int) -> tu
         raise ValueError(f"{n} records are too few for a validation fraction of {val_fraction}")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     return [records[i] for i in order[n_val:]], [records[i] for i in order[:n_val]]
+
+
+def held_out(records: Sequence[Data], molecules: int, val_fraction: float, seed: int) -> list[Data]:
+    """Up to `molecules` of the corpus's held-out part, as the students' pretraining split it
+    (`split_records` with their val_fraction and seed): molecules they never trained on, in
+    random order. (A file's first N molecules are no sample: QM9 is ordered by size.)"""
+    _, val = split_records(records, val_fraction, seed)
+    return val[:molecules]
 
 
 def qm9_pool_subset(records: Sequence[Data], path: str, start: int, stop: int) -> list[Data]:

@@ -19,7 +19,8 @@ import numpy as np
 from rdkit import Chem, rdBase
 from torch_geometric.data import Data
 
-from dnd.data.paired import PairedArrays, paired_arrays, to_data
+from dnd.data.config import check_hydrogens
+from dnd.data.paired import PairedArrays, heavy_atoms_only, paired_arrays, to_data
 
 EMBEDDED_TASK = "ogbg-molesol"
 QM9_FILE = "qm9_subset.npz"
@@ -86,8 +87,11 @@ def qm9_property_columns() -> list[str]:
         return [str(c) for c in f["y_columns"]]
 
 
-def qm9_paired(limit: int | None = None) -> list[Data]:
+def qm9_paired(limit: int | None = None, hydrogens: str = "dft") -> list[Data]:
     """Embedded QM9 subset as paired records (y: [1, 15] raw properties, see
-    `qm9_property_columns()`). The full set is parsed once per process."""
+    `qm9_property_columns()`). The full set is parsed once per process. hydrogens="none": the
+    conformers keep heavy atoms only ("dft" and "rdkit": all of QM9's DFT atoms)."""
     records = _qm9_cached() if limit is None else read_qm9_subset(embedded_dir() / QM9_FILE, limit)
+    if check_hydrogens(hydrogens) == "none":
+        records = [heavy_atoms_only(r) for r in records]
     return [to_data(r) for r in records]

@@ -32,19 +32,30 @@ _MAX_Z = len(allowable_features["possible_atomic_num_list"]) - 1  # 118; index 1
 _STEREO_OK = frozenset(allowable_features["possible_bond_stereo_list"])
 
 
+def atom_list(mol: Chem.Mol) -> list[Chem.Atom]:
+    """`list(mol.GetAtoms())`, 2-3x faster: RDKit's GetAtoms/GetBonds sequences run several
+    Python-level calls per item, which was a fifth of QM9's per-molecule time (docs/data.md)."""
+    return [mol.GetAtomWithIdx(i) for i in range(mol.GetNumAtoms())]
+
+
+def bond_list(mol: Chem.Mol) -> list[Chem.Bond]:
+    """`list(mol.GetBonds())`, fast (see `atom_list`)."""
+    return [mol.GetBondWithIdx(i) for i in range(mol.GetNumBonds())]
+
+
 class FeaturizationError(RecordError):
     """A molecule that cannot be turned into an OGB graph (unparsable, unencodable element...)."""
 
 
 def check_encodable(mol: Chem.Mol) -> None:
     """Raise FeaturizationError if OGB's feature vocabulary cannot represent `mol`."""
-    for atom in mol.GetAtoms():
+    for atom in atom_list(mol):
         z = atom.GetAtomicNum()
         if not 1 <= z <= _MAX_Z:
             raise FeaturizationError(
                 f"atom {atom.GetIdx()} has atomic number {z} ({atom.GetSymbol()!r}); "
                 f"OGB encodes only elements 1..{_MAX_Z}")
-    for bond in mol.GetBonds():
+    for bond in bond_list(mol):
         stereo = str(bond.GetStereo())
         if stereo not in _STEREO_OK:
             raise FeaturizationError(
@@ -81,11 +92,11 @@ def mol_to_graph(mol: Chem.Mol) -> Data:
     if mol.GetNumAtoms() == 0:
         raise FeaturizationError("molecule has no atoms")
     check_encodable(mol)
-    x = np.asarray([atom_to_feature_vector(a) for a in mol.GetAtoms()], dtype=np.int64)
+    x = np.asarray([atom_to_feature_vector(a) for a in atom_list(mol)], dtype=np.int64)
     n_bonds = mol.GetNumBonds()
     edge_index = np.empty((2, 2 * n_bonds), dtype=np.int64)
     edge_attr = np.empty((2 * n_bonds, 3), dtype=np.int64)
-    for k, bond in enumerate(mol.GetBonds()):
+    for k, bond in enumerate(bond_list(mol)):
         i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
         edge_index[:, 2 * k] = (i, j)
         edge_index[:, 2 * k + 1] = (j, i)

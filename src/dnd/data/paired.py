@@ -8,6 +8,13 @@ keeps heavy atoms in their relative order. That gives the contract's invariant b
 the atoms with `atom_is_node` True, in order, are graph nodes 0..n_nodes-1, and
 `z[atom_is_node] == x[:, 0] + 1`.
 
+Which conformer atoms the teacher sees is the corpus option `hydrogens`
+(`dnd.data.config.HYDROGENS`): "dft" keeps
+the hydrogens the source gives (QM9's and PCQM4Mv2's DFT geometries, generated conformers'
+hydrogens), "rdkit" additionally places hydrogens a heavy-atom-only SDF lacks (RDKit addCoords),
+"none" keeps heavy atoms only, as the paper's teacher on OGB's heavy-atom PCQM4Mv2 SDF (its eq. 2
+has the graph's N atoms): then z/pos hold the graph nodes alone and `atom_is_node` is all True.
+
 Per-record work returns plain numpy (`PairedArrays`) so it pickles cheaply out of worker
 processes and collates into the cache; `Data` objects are made only at the end.
 """
@@ -21,7 +28,7 @@ import torch
 from rdkit import Chem
 from torch_geometric.data import Data
 
-from dnd.data.featurize import mol_to_graph
+from dnd.data.featurize import atom_list, bond_list, mol_to_graph
 from dnd.data.report import RecordError
 
 _ATOM_TAG = "_dnd_atom"
@@ -59,7 +66,7 @@ def _check_geometry(mol_h: Chem.Mol, pos: np.ndarray) -> None:
             raise RecordError(f"atoms {min(i, j)} and {max(i, j)} are {d[i, j]:.3f} Å apart "
                               "(missing or duplicated coordinates)")
     if mol_h.GetNumBonds():
-        ij = np.array([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol_h.GetBonds()])
+        ij = np.array([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in bond_list(mol_h)])
         length = np.linalg.norm(pos[ij[:, 0]] - pos[ij[:, 1]], axis=1)
         off = np.nonzero((length < _MIN_BOND) | (length > _MAX_BOND))[0]
         if len(off):
@@ -68,21 +75,35 @@ def _check_geometry(mol_h: Chem.Mol, pos: np.ndarray) -> None:
                               "(coordinates do not match the atom order)")
 
 
+def _remove_hs_params() -> Chem.RemoveHsParameters:
+    """RDKit's RemoveHs defaults, except that hydrogens defining a double bond's stereo go too
+    (the stereo moves to a heavy neighbour or, with none, is dropped): RDKit keeps them by default
+    (21 of 987 gdb1k records, imines such as H/N=C), and a SMILES graph of the same molecule,
+    what finetuning sees, never has them as nodes."""
+    params = Chem.RemoveHsParameters()
+    params.removeDefiningBondStereo = True
+    return params
+
+
+_REMOVE_HS = _remove_hs_params()
+
+
 def _remove_hs(mol_h: Chem.Mol, z: np.ndarray) -> tuple[Chem.Mol, np.ndarray]:
     """Heavy-atom molecule and the mask of `mol_h` atoms it keeps (RemoveHs keeps atom order).
 
-    RemoveHs keeps some hydrogens (H2, isotopic H, H on dummy atoms): then those are graph
-    nodes too, and which ones is read back from atom tags.
+    RemoveHs keeps a few hydrogens (H2, isotopic H, H on dummy atoms; see `_remove_hs_params`),
+    as a SMILES parser does: then those are graph nodes too, and which ones is read back from
+    atom tags.
     """
     try:
-        heavy = Chem.RemoveHs(mol_h)
+        heavy = Chem.RemoveHs(mol_h, _REMOVE_HS)
         mask = z != 1
         if heavy.GetNumAtoms() == int(mask.sum()):
             return heavy, mask
         tagged = Chem.Mol(mol_h)
         for atom in tagged.GetAtoms():
             atom.SetIntProp(_ATOM_TAG, atom.GetIdx())
-        heavy = Chem.RemoveHs(tagged)
+        heavy = Chem.RemoveHs(tagged, _REMOVE_HS)
     except Exception as e:  # RDKit raises its own exception types on sanitization problems
         raise RecordError(f"cannot remove hydrogens: {e}") from e
     kept = np.fromiter((a.GetIntProp(_ATOM_TAG) for a in heavy.GetAtoms()), np.int64,
@@ -96,12 +117,14 @@ def _remove_hs(mol_h: Chem.Mol, z: np.ndarray) -> tuple[Chem.Mol, np.ndarray]:
 
 def paired_arrays(mol_h: Chem.Mol, pos: np.ndarray, z: Sequence[int] | None = None,
                   smiles: str | None = None, mol_id: str = "",
-                  y: Sequence[float] | None = None) -> PairedArrays:
+                  y: Sequence[float] | None = None, hydrogens: bool = True) -> PairedArrays:
     """Validate and featurize one molecule whose atom i sits at `pos[i]`.
 
-    `mol_h` must carry every hydrogen as an atom (a conformer without hydrogen coordinates is
-    rejected: the teacher needs them). `z`, when the source lists elements separately from the
-    graph (QM9's xyz), is checked against the graph's elements. Raises RecordError with the reason.
+    hydrogens=True: `mol_h` must carry every hydrogen as an atom (a conformer without hydrogen
+    coordinates is rejected: the teacher needs them). hydrogens=False (corpus `hydrogens: none`):
+    hydrogens may be implicit, and the record keeps the heavy atoms only (`heavy_atoms_only`).
+    `z`, when the source lists elements separately from the graph (QM9's xyz), is checked against
+    the graph's elements. Raises RecordError with the reason.
     """
     n = mol_h.GetNumAtoms()
     pos = np.asarray(pos, dtype=np.float64)
@@ -110,7 +133,7 @@ def paired_arrays(mol_h: Chem.Mol, pos: np.ndarray, z: Sequence[int] | None = No
     if len(pos) != n:
         raise RecordError(f"conformer has {len(pos)} atoms but the graph has {n} "
                           "(with hydrogens)")
-    atoms = list(mol_h.GetAtoms())
+    atoms = atom_list(mol_h)
     graph_z = np.fromiter((a.GetAtomicNum() for a in atoms), np.int64, n)
     if z is not None:
         z = np.asarray(z, dtype=np.int64)
@@ -121,7 +144,7 @@ def paired_arrays(mol_h: Chem.Mol, pos: np.ndarray, z: Sequence[int] | None = No
             k = int(diff[0])
             raise RecordError(f"element mismatch at atom {k}: conformer has Z={z[k]}, "
                               f"graph has Z={graph_z[k]}")
-    for atom in atoms:
+    for atom in atoms if hydrogens else ():
         if atom.GetTotalNumHs():
             raise RecordError(
                 f"atom {atom.GetIdx()} ({atom.GetSymbol()}) has {atom.GetTotalNumHs()} hydrogen(s) "
@@ -130,12 +153,19 @@ def paired_arrays(mol_h: Chem.Mol, pos: np.ndarray, z: Sequence[int] | None = No
     _check_geometry(mol_h, pos)
     heavy, mask = _remove_hs(mol_h, graph_z)
     graph = mol_to_graph(heavy)
-    return PairedArrays(
+    rec = PairedArrays(
         x=graph.x.numpy(), edge_index=graph.edge_index.numpy(), edge_attr=graph.edge_attr.numpy(),
         cp_x=graph.cp_x.numpy(), cp_edge_attr=graph.cp_edge_attr.numpy(),
         z=graph_z, pos=pos.astype(np.float32), atom_is_node=mask,
         smiles=smiles if smiles is not None else Chem.MolToSmiles(heavy), mol_id=mol_id,
         y=None if y is None else np.asarray(y, dtype=np.float32).reshape(-1))
+    return rec if hydrogens else heavy_atoms_only(rec)
+
+
+def heavy_atoms_only(rec: PairedArrays) -> PairedArrays:
+    """The record with its conformer cut to the graph's atoms (corpus `hydrogens: none`)."""
+    keep = rec.atom_is_node
+    return rec._replace(z=rec.z[keep], pos=rec.pos[keep], atom_is_node=np.ones(int(keep.sum()), bool))
 
 
 def conformer_positions(mol: Chem.Mol, conf_id: int = -1) -> np.ndarray:

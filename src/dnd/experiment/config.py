@@ -117,6 +117,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
 @dataclass
 class QuickstartConfig:
+    shipped_epochs: int = 30       # finetuning the shipped D-MPNN (0: skip that path)
+    pipeline: bool = True          # then the whole pipeline from scratch
     molecules: int | None = None   # embedded QM9 molecules for both pretraining stages (None: all)
     denoise_epochs: int = 3
     distill_epochs: int = 10

@@ -3,6 +3,7 @@ curves (Figure 3), label efficiency, and attention vs 3D distance (Figure 4)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,11 @@ import pandas as pd
 from dnd.analysis.attention import compare_students
 from dnd.analysis.curves import epoch_losses, plot_curves
 from dnd.analysis.label_efficiency import efficiency_table, plot_label_efficiency
-from dnd.data.corpus import load_corpus, split_records
+from dnd.data.corpus import held_out, load_corpus
 from dnd.evaluation.summary import results_table
 from dnd.experiment.config import METHOD_LABELS, ExperimentConfig
 from dnd.experiment.stages import stage_configs
+from dnd.training.config import StudentSpec
 
 
 def write_analyses(cfg: ExperimentConfig, students: dict[str, Path | None], rows: list[dict[str, Any]], work: Path,
@@ -46,8 +48,13 @@ def _attention(cfg: ExperimentConfig, students: dict[str, Path | None], results:
     if distill.student.encoder != "tokengt":
         return
     # the molecules the students did not pretrain on: the held-out part of the corpus
-    _, val = split_records(load_corpus(cfg.corpus), distill.val_fraction, distill.trainer.seed)
-    specs = {METHOD_LABELS[m]: (str(p) if p else f"random:{distill.student.preset}")
+    val = held_out(load_corpus(cfg.corpus), cfg.attention.molecules, distill.val_fraction, distill.trainer.seed)
+    specs = {METHOD_LABELS[m]: (str(p) if p else random_spec(distill.student))
              for m, p in students.items() if m in METHOD_LABELS}
-    compare_students(specs, val[: cfg.attention.molecules], results / "attention_vs_distance.png",
+    compare_students(specs, val, results / "attention_vs_distance.png",
                      results / "attention_vs_distance.csv")
+
+
+def random_spec(student: StudentSpec) -> str:
+    """`dnd attention`'s spec of an untrained twin of `student` (a StudentSpec), overrides included."""
+    return f"random:{student.preset}" + (f":{json.dumps(student.overrides)}" if student.overrides else "")

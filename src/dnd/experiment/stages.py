@@ -72,6 +72,7 @@ def stage_configs(cfg: ExperimentConfig) -> tuple[DenoiseConfig, DistillRunConfi
     student = apply_overrides(StudentSpec(), cfg.student, "student")
     distill = apply_overrides(DistillRunConfig(student=student), cfg.distill, "distill")
     infomax = apply_overrides(InfomaxRunConfig(student=student), cfg.infomax, "infomax")
-    finetune = apply_overrides(FinetuneConfig(encoder=student.encoder, preset=student.preset),
-                               cfg.finetune, "finetune")
+    # RandInit is built from the students' spec, overrides included: one architecture per comparison
+    finetune = apply_overrides(FinetuneConfig(encoder=student.encoder, preset=student.preset,
+                                              overrides=dict(student.overrides)), cfg.finetune, "finetune")
     return denoise, distill, infomax, finetune

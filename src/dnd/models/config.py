@@ -72,15 +72,15 @@ def teacher_preset(name: str) -> TeacherConfig:
         raise ValueError(f"unknown teacher preset {name!r}; choose from {', '.join(TEACHER_PRESETS)}") from None
 
 
-# graph readouts (`dnd.models.readout.Readout`): mean pooling, virtual node / graph token, and
-# chemprop's norm aggregation (sum / 100)
-READOUTS = ("mp", "vn", "norm")
+# graph readouts (`dnd.models.readout.Readout`): mean pooling, virtual node / graph token,
+# chemprop's norm aggregation (sum / 100), and min/max/mean/sum concatenated (3DInfomax's PNA)
+READOUTS = ("mp", "vn", "norm", "mmms")
 
 
 @dataclass
 class HeadConfig:
     """MLP on the readout of a property model: `num_layers` linear layers (GELU + dropout between)."""
 
-    hidden_dim: int = 0        # 0: the encoder's hidden size
+    hidden_dim: int = 0        # 0: the readout's width (the encoder's hidden size; 4x for mmms)
     num_layers: int = 2
     dropout: float = 0.0

@@ -48,5 +48,14 @@ class GraphEncoder(nn.Module, ABC):
         """Parameters grouped bottom (input embeddings) to top (last layer), each parameter in
         exactly one group; layer-wise learning-rate decay scales each group's lr."""
 
+    def top_parameters(self) -> list[nn.Parameter]:
+        """Parameters after the last layer that train at the head's rate under layer-wise lr
+        decay (BEiT's final norm); not in `layer_groups()`. None by default."""
+        return []
+
+    def no_weight_decay(self) -> set[str]:
+        """Names of this module's own learned tokens, exempt from weight decay (timm's hook)."""
+        return set()
+
     def config_dict(self) -> dict[str, Any]:
         return asdict(self.config)

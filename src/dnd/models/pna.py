@@ -133,6 +133,9 @@ class PNA(GraphEncoder):
                 vn = self.vn_updates[i](vn, h, node_batch)
         return EncoderOutput(node=h, graph_token=vn)
 
+    def no_weight_decay(self) -> set[str]:
+        return {"vn_init"}
+
     def layer_groups(self) -> list[list[nn.Parameter]]:
         embed = [*self.atom_encoder.parameters(), *self.bond_encoder.parameters()]
         if self.config.virtual_node:

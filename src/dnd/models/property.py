@@ -54,7 +54,8 @@ class PropertyModel(nn.Module):
         self.spec = TaskSpec.from_dict(task)
         self.encoder = build_encoder(encoder_name, encoder_config)
         self.readout = Readout(readout)
-        self.head = PredictionHead(self.encoder.hidden_dim, self.spec.num_tasks, HeadConfig(**head))
+        self.head = PredictionHead(self.readout.out_dim(self.encoder.hidden_dim), self.spec.num_tasks,
+                                   HeadConfig(**head))
 
     def embed(self, batch) -> tuple[Tensor, Tensor]:
         """(node embeddings [N, d], graph embeddings [B, d] from the readout)."""

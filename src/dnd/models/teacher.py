@@ -71,7 +71,14 @@ class Teacher(nn.Module):
         z = batch.z
         if z.numel() and int(z.max()) >= self.config.max_z:
             raise ValueError(f"atomic number {int(z.max())} exceeds the teacher's max_z={self.config.max_z}")
-        x, vec, *_ = self.net(z, batch.pos if pos is None else pos, atom_batch(batch))
+        pos = batch.pos if pos is None else pos
+        if pos.dtype not in (torch.float32, torch.float64):
+            # bf16 spaces values 0.03 Å apart between 4 and 8 Å, 0.06 Å between 8 and 16 Å: the
+            # size of the denoising noise. Under `bf16-mixed` autocast positions stay float32
+            # (tests/test_bf16.py).
+            raise ValueError(f"positions are {pos.dtype}; the teacher needs float32 or float64 "
+                             "coordinates (use --precision bf16-mixed, not bf16-true)")
+        x, vec, *_ = self.net(z, pos, atom_batch(batch))
         return x, vec
 
     def encode(self, batch) -> Tensor:

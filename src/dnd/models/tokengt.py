@@ -199,6 +199,10 @@ class TokenGT(GraphEncoder):
     def layer_groups(self) -> list[list[nn.Parameter]]:
         embed = [*self.atom_encoder.parameters(), *self.bond_encoder.parameters(),
                  *self.id_proj.parameters(), *self.type_embedding.parameters(), self.graph_token]
-        groups = [embed] + [list(block.parameters()) for block in self.blocks]
-        groups[-1] = groups[-1] + list(self.final_norm.parameters())
-        return groups
+        return [embed] + [list(block.parameters()) for block in self.blocks]
+
+    def top_parameters(self) -> list[nn.Parameter]:
+        return list(self.final_norm.parameters())   # normalises the head's input: BEiT's fc_norm
+
+    def no_weight_decay(self) -> set[str]:
+        return {"graph_token"}

@@ -4,6 +4,11 @@ Each atom's position is perturbed by sigma * eps with eps ~ N(0, I3), and the mo
 predict eps from the perturbed conformer. Predicting the *standardised* noise (not sigma * eps)
 keeps the target at unit scale for any sigma, so a model that predicts zero scores 1.0: the loss
 reads as the fraction of noise variance left unexplained.
+
+Precision: the noise is drawn in the positions' dtype (float32) and added outside any autocast
+op, and the loss is taken in the noise's dtype, so under `bf16-mixed` only the network's matrix
+products run in bf16; positions, interatomic distances, noise and loss stay float32
+(tests/test_bf16.py).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ def denoising_loss(pred_noise: Tensor, eps: Tensor) -> Tensor:
     """Mean squared error per atom and coordinate between predicted and added noise."""
     if pred_noise.shape != eps.shape:
         raise ValueError(f"predicted noise has shape {tuple(pred_noise.shape)}, noise {tuple(eps.shape)}")
-    return torch.mean((pred_noise - eps) ** 2)
+    return torch.mean((pred_noise.to(eps.dtype) - eps) ** 2)  # a bf16 head output meets fp32 eps
 
 
 def denoising_step(teacher, head, batch, sigma: float,

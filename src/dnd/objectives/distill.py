@@ -12,11 +12,16 @@ The loss is the mean squared error averaged over rows (graph nodes for NODE, mol
 factor d, which keeps the loss readable across teacher widths.
 
 Which atoms the teacher's GRAPH pool covers is a choice (`teacher_pool`):
-``"all"`` (default) averages over every conformer atom, hydrogens included, as the paper pools the
-teacher "over its atoms": the target summarises everything the 3D model saw. ``"heavy"`` averages
-over the graph's atoms only, the same set the student pools over, which makes the target exactly
-reachable by a student that matches the teacher atom by atom (NODE at zero loss implies GRAPH at
-zero loss only in this mode).
+``"all"`` (default) averages over every conformer atom the teacher sees, as the paper pools the
+teacher "over its atoms": the target summarises everything the 3D model saw. Which atoms those are
+is the corpus's `hydrogens` setting, so the default matches the paper per corpus: on PCQM4Mv2
+(`configs/paper-pcqm4mv2.yaml`, `hydrogens: none`, OGB's heavy-atom SDF) the teacher's atoms are
+the heavy atoms, as the paper's; on QM9 (`configs/paper-qm9.yaml`, `configs/cpu-small.yaml`,
+`hydrogens: dft`) they include the DFT hydrogens (the paper does not say; 3DInfomax's and Zaidi et
+al.'s QM9 3D models see them). ``"heavy"`` averages over the graph's atoms only, the same set the
+student pools over, which makes the target exactly reachable by a student that matches the
+teacher atom by atom (NODE at zero loss implies GRAPH at zero loss only in this mode); with
+`hydrogens: none` the two modes coincide.
 
 When the student's width differs from the teacher's, a learned linear map on the student side
 (`StudentProjection`) carries student features into the teacher's space. It is trained with the

@@ -127,8 +127,11 @@ class InfomaxRunConfig(PretrainConfig):
 @dataclass
 class FinetuneConfig:
     init: str | None = None            # student checkpoint (distill / infomax); None = RandInit
-    encoder: str = "tokengt"           # RandInit only: registry name ...
-    preset: str = "paper"              # ... and preset
+    encoder: str = "tokengt"           # RandInit only: registry name, ...
+    preset: str = "paper"              # ... preset ...
+    # ... and per-key overrides of the preset: the pretrained students' (StudentSpec.overrides),
+    # so that every method of a comparison has the same architecture
+    overrides: dict[str, Any] = field(default_factory=dict)
     readout: str = "mp"                # "mp" | "vn"
     method: str | None = None          # label in result tables (default: from --init)
     head: HeadConfig = field(default_factory=HeadConfig)

@@ -24,7 +24,7 @@ from dnd.models.teacher import NoiseHead, Teacher, featurizer_version
 from dnd.objectives.denoise import denoising_step
 from dnd.training.config import DenoiseConfig, OptimConfig
 from dnd.training.fit import CONFORMER_FIELDS, fit, start_stage, write_stage_config
-from dnd.training.optim import adamw_warmup_cosine
+from dnd.training.optim import adamw_warmup_cosine, decay_groups
 
 
 class DenoiseModule(L.LightningModule):
@@ -72,7 +72,7 @@ class DenoiseModule(L.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        return adamw_warmup_cosine(self.parameters(), self.optim_config, int(self.trainer.estimated_stepping_batches))
+        return adamw_warmup_cosine(decay_groups(self), self.optim_config, int(self.trainer.estimated_stepping_batches))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self._train_rng is not None:

@@ -127,17 +127,18 @@ def subsample_train(records: Sequence, fraction: float, seed: int, max_count: in
     return [records[i] for i in idx]
 
 
-def training_spec(task: TaskData, standardize_targets: bool) -> TaskSpec:
-    """The TaskSpec the model trains with: regression standardised on the training split
-    (the loader's own mean/std when it has them), or raw when `standardize_targets` is off."""
+def training_spec(task: TaskData, standardize_targets: bool, train: Sequence | None = None) -> TaskSpec:
+    """The TaskSpec the model trains with: regression standardised with the mean/std of `train`,
+    the molecules actually trained on (default: the whole training split), or raw when
+    `standardize_targets` is off. The loader's mean/std (fitted on the whole split) are not
+    reused: after --train-fraction/--max-train subsampling they would carry labels of molecules
+    the run never trains on."""
     spec = task.spec
     if spec.task_type != "regression":
         return spec
     if not standardize_targets:
         return replace(spec, standardize=False, mean=None, std=None)
-    if spec.standardize and spec.mean is not None:
-        return spec
-    mean, std = fit_standardization(task.train, spec.num_tasks)
+    mean, std = fit_standardization(task.train if train is None else train, spec.num_tasks)
     return replace(spec, standardize=True, mean=mean, std=std)
 
 
@@ -162,7 +163,8 @@ def _initial_encoder(cfg: FinetuneConfig, train: Sequence) -> tuple[str, dict, d
     if cfg.init:
         encoder = load_encoder(cfg.init)
         return (*encoder_config_dict(encoder), encoder.state_dict())
-    encoder = build_encoder(cfg.encoder, encoder_preset(cfg.encoder, cfg.preset), records=train)
+    config = encoder_preset(cfg.encoder, cfg.preset) | dict(cfg.overrides)
+    encoder = build_encoder(cfg.encoder, config, records=train)
     return (*encoder_config_dict(encoder), None)
 
 
@@ -178,10 +180,10 @@ def run_finetune(cfg: FinetuneConfig, task_data: TaskData, out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     seed = cfg.trainer.seed
     L.seed_everything(seed, workers=True, verbose=False)
-    spec = training_spec(task_data, cfg.standardize_targets)
     train = subsample_train(task_data.train, cfg.train_fraction, seed, cfg.max_train)
     if not train or not task_data.valid:
-        raise ValueError(f"task {spec.name}: training and validation splits must be non-empty")
+        raise ValueError(f"task {task_data.spec.name}: training and validation splits must be non-empty")
+    spec = training_spec(task_data, cfg.standardize_targets, train)
     name, config, state = _initial_encoder(cfg, train)
     method = method_label(cfg)
     write_stage_config(out, "finetune", cfg, task=spec.to_dict(), task_source=task_data.source,

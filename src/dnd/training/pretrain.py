@@ -28,7 +28,7 @@ from dnd.models.checkpoint import student_checkpoint
 from dnd.models.registry import build_encoder, encoder_config_dict, encoder_preset
 from dnd.training.config import OptimConfig, PretrainConfig, StudentSpec
 from dnd.training.fit import PAIRED_FIELDS, fit, start_stage, write_stage_config
-from dnd.training.optim import adamw_warmup_cosine
+from dnd.training.optim import adamw_warmup_cosine, decay_groups
 
 
 def resolve_student(spec: StudentSpec, train_records: Sequence[Data]) -> tuple[str, dict[str, Any]]:
@@ -73,8 +73,7 @@ class StudentPretrainModule(L.LightningModule):
         return values["loss"]
 
     def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]
-        return adamw_warmup_cosine(params, self.optim_config, int(self.trainer.estimated_stepping_batches))
+        return adamw_warmup_cosine(decay_groups(self), self.optim_config, int(self.trainer.estimated_stepping_batches))
 
     def student_checkpoint(self) -> dict[str, Any]:
         """The student alone, in the format `load_encoder` reads."""

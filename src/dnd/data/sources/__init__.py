@@ -1,7 +1,7 @@
 """Readers for the 3D sources of paired records.
 
 Each module exposes the same three names, which `dnd.data.corpus.load_paired` drives:
-- `Options`: a dataclass of source-specific options (part of the cache key);
+- `Options`: a dataclass of source-specific options (part of the cache key), a `PairedOptions`;
 - `read_items(path, limit, options)`: yields `(label, payload)` per input record, cheaply and
   in file order; `label` ("row 17", "record 198 (line 3021)") is what bad-record reports show;
 - `build(payload, label, options) -> list[PairedArrays]`: the expensive per-record work, run in
@@ -15,10 +15,24 @@ import csv
 import gzip
 import io
 import lzma
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from dnd.data.config import check_hydrogens
 from dnd.data.report import DataFileError, RecordError
+
+
+@dataclass
+class PairedOptions:
+    """What every source's `Options` has: which hydrogens the conformer keeps, one of
+    `dnd.data.config.HYDROGENS` ("none": heavy atoms only; "dft": the source's; "rdkit": the
+    source's plus RDKit-placed ones where a heavy-atom SDF has none)."""
+
+    hydrogens: str = "dft"
+
+    def __post_init__(self) -> None:
+        check_hydrogens(self.hydrogens)
 
 _MAGIC = ((b"\x1f\x8b", gzip.open), (b"\xfd7zXZ\x00", lzma.open), (b"BZh", bz2.open))
 

@@ -24,11 +24,11 @@ from rdkit.Chem import AllChem
 from dnd.data.featurize import check_encodable, parse_smiles
 from dnd.data.paired import PairedArrays, paired_arrays
 from dnd.data.report import RecordError
-from dnd.data.sources import csv_rows, open_text
+from dnd.data.sources import PairedOptions, csv_rows, open_text
 
 
 @dataclass
-class Options:
+class Options(PairedOptions):
     num_conformers: int = 1
     seed: int = 0
     smiles_column: str = "smiles"   # used when the file is a CSV with a header
@@ -92,5 +92,5 @@ def build(payload: tuple, label: str, options: Options) -> list[PairedArrays]:
     if options.mmff and AllChem.MMFFHasAllMoleculeParams(mol_h):
         AllChem.MMFFOptimizeMoleculeConfs(mol_h, numThreads=1, maxIters=options.mmff_max_iters)
     return [paired_arrays(mol_h, mol_h.GetConformer(cid).GetPositions(), smiles=smiles,
-                          mol_id=f"{mol_id}/conf{k}")
+                          mol_id=f"{mol_id}/conf{k}", hydrogens=options.hydrogens != "none")
             for k, cid in enumerate(cids)]

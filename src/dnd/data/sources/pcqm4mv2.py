@@ -20,11 +20,11 @@ from rdkit import Chem
 
 from dnd.data.paired import PairedArrays, conformer_positions, paired_arrays
 from dnd.data.report import RecordError
-from dnd.data.sources import csv_rows, finite_float
+from dnd.data.sources import PairedOptions, csv_rows, finite_float
 
 
 @dataclass
-class Options:
+class Options(PairedOptions):
     smiles_column: str = "smiles"
     target_column: str | None = "homo"   # HOMO-LUMO gap (eV); None: no y
     radicals_from_valence: bool = True    # see module docstring
@@ -69,4 +69,4 @@ def build(payload: tuple, label: str, options: Options) -> list[PairedArrays]:
     if options.radicals_from_valence:
         mol = _restore_radicals(mol)
     y = None if target is None else [finite_float(target, options.target_column)]
-    return [paired_arrays(mol, pos, mol_id=mol_id, y=y)]
+    return [paired_arrays(mol, pos, mol_id=mol_id, y=y, hydrogens=options.hydrogens != "none")]

@@ -17,6 +17,8 @@ are reported as bad records.
 from __future__ import annotations
 
 import ast
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -25,10 +27,10 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem import rdDetermineBonds
 
-from dnd.data.featurize import parse_smiles
+from dnd.data.featurize import atom_list, bond_list, parse_smiles
 from dnd.data.paired import PairedArrays, paired_arrays
 from dnd.data.report import RecordError
-from dnd.data.sources import csv_rows, finite_float
+from dnd.data.sources import PairedOptions, csv_rows, finite_float
 
 PROPERTY_COLUMNS = (
     "RotA_GHz", "RotB_GHz", "RotC_GHz", "Dipole_debye", "Polarizability_bohr3", "HOMO_au",
@@ -41,7 +43,7 @@ _PT = Chem.GetPeriodicTable()
 
 
 @dataclass
-class Options:
+class Options(PairedOptions):
     with_properties: bool = True   # y = PROPERTY_COLUMNS (raw units)
 
 
@@ -53,7 +55,23 @@ def read_items(path: Path, limit: int | None, options: Options) -> Iterator[tupl
         yield f"row {i} ({mol_id})", (mol_id, row["SMILES"], row["Elements"], row["XYZ_Ang"], props)
 
 
+# The file writes Elements as ['C','H',...] and XYZ_Ang as a JSON-valid nested list of numbers.
+# ast.literal_eval of the coordinates was the largest single cost per molecule (docs/data.md);
+# these fast paths give the same Python values, and any text they do not accept goes to
+# literal_eval as before (same values, same errors).
+_SYMBOL_LIST = re.compile(r"\[\s*'[A-Za-z]{1,3}'(?:\s*,\s*'[A-Za-z]{1,3}')*\s*\]")
+_SYMBOL = re.compile(r"'([A-Za-z]{1,3})'")
+_NUMBER_LISTS = re.compile(r"[\[\]\s,0-9.eE+-]*")  # no names: json's NaN/true/null never parse
+
+
 def _literal(text: str, column: str):
+    if _SYMBOL_LIST.fullmatch(text):
+        return _SYMBOL.findall(text)
+    if _NUMBER_LISTS.fullmatch(text):
+        try:
+            return json.loads(text)
+        except ValueError:  # e.g. "1." is Python but not JSON
+            pass
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError) as e:
@@ -63,10 +81,10 @@ def _literal(text: str, column: str):
 def _connectivity(z: list[int], pos: np.ndarray) -> Chem.Mol:
     """Single-bonded, chargeless molecule in xyz order with bonds perceived from distances."""
     mol = Chem.RWMol()
-    conf = Chem.Conformer(len(z))
-    for i, (zi, p) in enumerate(zip(z, pos)):
+    for zi in z:
         mol.AddAtom(Chem.Atom(zi))
-        conf.SetAtomPosition(i, p.tolist())
+    conf = Chem.Conformer(len(z))
+    conf.SetPositions(pos)
     mol.AddConformer(conf, assignId=True)
     rdDetermineBonds.DetermineConnectivity(mol)
     mol.UpdatePropertyCache(strict=False)
@@ -76,12 +94,12 @@ def _connectivity(z: list[int], pos: np.ndarray) -> Chem.Mol:
 def _skeleton(mol_h: Chem.Mol) -> Chem.Mol:
     """Copy of `mol_h` reduced to elements and connectivity (what coordinates can tell)."""
     q = Chem.RWMol(mol_h)
-    for atom in q.GetAtoms():
+    for atom in atom_list(q):
         atom.SetFormalCharge(0)
         atom.SetIsAromatic(False)
         atom.SetNumRadicalElectrons(0)
         atom.SetChiralTag(Chem.ChiralType.CHI_UNSPECIFIED)
-    for bond in q.GetBonds():
+    for bond in bond_list(q):
         bond.SetBondType(Chem.BondType.SINGLE)
         bond.SetIsAromatic(False)
     q.UpdatePropertyCache(strict=False)
@@ -101,7 +119,7 @@ def smiles_in_xyz_order(smiles: str, z: list[int], pos: np.ndarray) -> Chem.Mol:
     if template.GetNumAtoms() != len(z):
         raise RecordError(f"SMILES has {template.GetNumAtoms()} atoms with hydrogens, "
                           f"the conformer {len(z)}")
-    smiles_z = sorted(a.GetAtomicNum() for a in template.GetAtoms())
+    smiles_z = sorted(a.GetAtomicNum() for a in atom_list(template))
     if smiles_z != sorted(z):
         raise RecordError(f"conformer elements {_formula(z)} differ from the SMILES's "
                           f"{_formula(smiles_z)}")
@@ -139,4 +157,5 @@ def parse(payload: tuple) -> tuple[Chem.Mol, np.ndarray, list[int], list[float] 
 
 def build(payload: tuple, label: str, options: Options) -> list[PairedArrays]:
     mol_h, pos, z, y = parse(payload)
-    return [paired_arrays(mol_h, pos, z=z, smiles=payload[1], mol_id=payload[0], y=y)]
+    return [paired_arrays(mol_h, pos, z=z, smiles=payload[1], mol_id=payload[0], y=y,
+                          hydrogens=options.hydrogens != "none")]

@@ -15,16 +15,17 @@ from rdkit import Chem
 
 from dnd.data.paired import PairedArrays, conformer_positions, paired_arrays
 from dnd.data.report import RecordError
-from dnd.data.sources import open_text
+from dnd.data.sources import PairedOptions, open_text
 
 
 @dataclass
-class Options:
+class Options(PairedOptions):
     # SDF data fields copied, in this order, into `y` ([1, T] float); empty: no y.
     target_fields: tuple[str, ...] = ()
-    # Heavy-atom-only SDFs: place the missing hydrogens geometrically (RDKit addCoords) instead
-    # of rejecting the record. Off by default: such H positions are not the source's geometry.
-    add_missing_hs: bool = False
+    # Heavy-atom-only SDFs (OGB's pcqm4m-v2-train.sdf): hydrogens="none" keeps the heavy atoms
+    # alone (the paper's teacher); "rdkit" places the missing hydrogens geometrically (RDKit
+    # addCoords); "dft" (default) rejects such records, as their H positions
+    # would not be the source's geometry.
 
 
 def read_items(path: Path, limit: int | None, options: Options) -> Iterator[tuple[str, tuple]]:
@@ -64,7 +65,7 @@ def build(payload: tuple, label: str, options: Options) -> list[PairedArrays]:
         raise RecordError("record has no coordinates (every atom at the origin)")
     if not mol.GetConformer().Is3D():
         raise RecordError("record has 2D coordinates only (no 3D conformer)")
-    if options.add_missing_hs and any(a.GetTotalNumHs() for a in mol.GetAtoms()):
+    if options.hydrogens == "rdkit" and any(a.GetTotalNumHs() for a in mol.GetAtoms()):
         mol = Chem.AddHs(mol, addCoords=True)  # appended after the existing atoms
         pos = conformer_positions(mol)
     y = None
@@ -73,4 +74,4 @@ def build(payload: tuple, label: str, options: Options) -> list[PairedArrays]:
             y = [float(mol.GetProp(name)) for name in options.target_fields]
         except (KeyError, ValueError) as e:
             raise RecordError(f"target field missing or not a number: {e}") from e
-    return [paired_arrays(mol, pos, mol_id=mol_id, y=y)]
+    return [paired_arrays(mol, pos, mol_id=mol_id, y=y, hydrogens=options.hydrogens != "none")]
