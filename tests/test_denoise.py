@@ -195,7 +195,8 @@ def test_cli_preset_and_overrides():
 def test_resumed_run_keeps_its_csv_history(tmp_path):
     """Lightning's CSV logger deletes metrics.csv on restart; ours continues it, and a fresh run
     in a used folder sets the old log aside instead of deleting it."""
-    from dnd.training.trainer import TrainerConfig, build_trainer
+    from dnd.training.config import TrainerConfig
+    from dnd.training.trainer import build_trainer
 
     out = tmp_path / "run"
     logs = out / "logs"

@@ -156,12 +156,12 @@ def test_cache_reused_then_rebuilt_for_another_teacher(recs, teacher, tmp_path):
         next(other.parameters()).add_(0.1)
     assert teacher_fingerprint(other) != teacher_fingerprint(teacher)
     cache = ensure_teacher_cache(other, recs, tmp_path / "c", log=messages.append)
-    assert "rebuilding" in messages[-2]
+    assert "building" in messages[-2]
     assert cache.meta["teacher"] == teacher_fingerprint(other)
     # a corpus that differs by one coordinate is a different corpus
     moved = [copy.copy(r) for r in recs]
     moved[3].pos = moved[3].pos + 0.01
-    assert not TeacherFeatureCache(tmp_path / "c").matches(teacher_fingerprint(other), moved)
+    assert not TeacherFeatureCache(cache.path).matches(teacher_fingerprint(other), moved)
 
 
 def test_run_distill_checkpoints_and_resume(recs, teacher_ckpt, tmp_path):

@@ -24,6 +24,9 @@ def test_config_parses_and_plans(path, monkeypatch, tmp_path, capsys):
     jobs = finetune_jobs(cfg, {"randinit": None, "infomax": Path("i"), "dnd-graph": Path("g"), "dnd-node": Path("n")})
     expected = len(cfg.tasks) * len(cfg.methods) * len(cfg.readouts) * len(cfg.seeds)
     assert len([j for j in jobs if j["fraction"] == 1.0]) >= expected
+    if cfg.corpus.path:  # --check insists that the files the config names exist
+        Path(cfg.corpus.path).parent.mkdir(parents=True, exist_ok=True)
+        Path(cfg.corpus.path).touch()
     assert main(["run", str(path), "--check"]) == 0
     assert f"{len(jobs)} finetuning runs" in capsys.readouterr().out
 

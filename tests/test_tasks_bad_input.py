@@ -52,7 +52,7 @@ def test_multitask_classification_keeps_missing_labels(tmp_path):
     lines = ["smiles,a,b"] + [f"{s},{i % 2},{'' if i % 3 == 0 else (i + 1) % 2}"
                               for i, s in enumerate(GOOD)]
     lines += ["CCCCO,,", "CCCCN,1,inf"]
-    td = load_task(str(_csv(tmp_path, lines)), split="scaffold")
+    td = load_task(str(_csv(tmp_path, lines)), split="scaffold", target_columns="a,b")
     assert td.spec.task_type == "classification" and td.spec.metric == "rocauc"
     assert not td.spec.standardize
     y = np.concatenate([td.labels(p) for p in ("train", "valid", "test")])

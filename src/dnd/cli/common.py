@@ -6,8 +6,8 @@
   release and print a deprecation line (`deprecated_alias`).
 - Defaults shown in `--help` are the stage config's own defaults (`dnd.training.config`); an
   option whose value a `--preset` decides defaults to "the preset's value".
-- A user error (bad file, bad option combination, unreadable checkpoint) ends the command with
-  one line naming the file or option and exit code 2 (`user_error`), never a traceback.
+- A user error (bad file, bad option combination, unreadable checkpoint: a `dnd.errors.UserError`)
+  ends the command with one line naming the file or option and exit code 2, never a traceback.
 
 Nothing here (or in any verb module at import time) imports torch: `dnd --help` and
 `dnd VERB --help` must answer at once. Each verb imports the library inside its `run`.
@@ -19,15 +19,12 @@ import argparse
 import sys
 from contextlib import contextmanager
 from dataclasses import fields
-from typing import Iterator
+from typing import Any, Iterator
 
-from dnd.data.config import CORPUS_SOURCES, HYDROGENS, CorpusConfig
+from dnd.data.config import CORPUS_SOURCES, DEFAULT_MAX_ATOMS, HYDROGENS, CorpusConfig
+from dnd.errors import UsageError
 from dnd.models.registry import ENCODERS
 from dnd.training.config import OptimConfig, PretrainConfig, StudentSpec, TrainerConfig
-
-
-class UserError(Exception):
-    """Raised by a verb for a mistake in its input; `main` prints it as one line, exit 2."""
 
 
 class _DeprecatedAlias(argparse.Action):
@@ -49,11 +46,12 @@ def deprecated_alias(group, old: str, new: str, dest: str, **kwargs) -> None:
 
 @contextmanager
 def user_errors(*kinds: type[BaseException]) -> Iterator[None]:
-    """Turn the listed exception types (input the user can fix) into `UserError`s."""
+    """Turn the listed exception types, raised by code outside dnd's `UserError` hierarchy for
+    input the user can fix (a missing file, a malformed table), into `UsageError`s."""
     try:
         yield
     except kinds as err:
-        raise UserError(err.args[0] if err.args else str(err)) from err
+        raise UsageError(err.args[0] if err.args else str(err)) from err
 
 
 # ---------------------------------------------------------------- corpus
@@ -83,11 +81,12 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, val_fraction: float | 
                    help="held-out validation share of the corpus (seeded by --seed)")
     if loader:
         g.add_argument("--num-workers", type=int, default=num_workers, help="data loader worker processes")
+    add_max_atoms_argument(g)
 
 
 def corpus_config_from_args(args: argparse.Namespace) -> CorpusConfig:
     if args.source != "embedded" and not args.path:
-        raise UserError(f"--source {args.source} needs --path FILE")
+        raise UsageError(f"--source {args.source} needs --path FILE")
     return CorpusConfig(source=args.source, path=args.path, limit=args.limit, sample=args.sample, seed=args.seed,
                         cache_dir=args.cache_dir, hydrogens=args.hydrogens, num_conformers=args.num_conformers,
                         conformer_seed=args.conformer_seed)
@@ -105,12 +104,21 @@ def add_trainer_arguments(parser: argparse.ArgumentParser, **defaults) -> None:
     g.add_argument("--devices", default=d["devices"], help="number of devices or 'auto'")
     g.add_argument("--strategy", default=d["strategy"], help="auto, ddp, ...")
     g.add_argument("--precision", default=d["precision"], help="32-true, bf16-mixed, 16-mixed")
-    g.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every_n_steps"], help="save a checkpoint every N steps")
+    g.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every_n_steps"], help="save a checkpoint every N steps (0: after every epoch)")
     g.add_argument("--log-every", type=int, default=d["log_every_n_steps"], help="log every N steps")
     g.add_argument("--grad-clip", type=float, default=d["gradient_clip_val"])
     g.add_argument("--seed", type=int, default=d["seed"], help="seed of training (and of corpus sampling and splitting)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar (logs still written)")
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt if present")
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """Options every training command can reject before reading data: the accelerator and a
+    `--out` that is a file. Minutes of data loading must not precede these errors."""
+    from dnd.checks import check_accelerator, output_folder
+
+    check_accelerator(args.accelerator)
+    output_folder(args.out)
 
 
 def trainer_config_from_args(args: argparse.Namespace) -> TrainerConfig:
@@ -158,3 +166,47 @@ def pretrain_config_from_args(args: argparse.Namespace) -> PretrainConfig:
     return PretrainConfig(student=StudentSpec(args.encoder, args.preset, dict(args.encoder_config)),
                           optim=optim, trainer=trainer_config_from_args(args), batch_size=args.batch_size,
                           val_fraction=args.val_fraction, num_workers=args.num_workers)
+
+
+# ---------------------------------------------------------------- tasks and molecules
+
+CSV_ONLY = ("target_columns", "task_type", "split")
+
+
+def add_max_atoms_argument(parser) -> None:
+    """--max-atoms; `dnd.cli.main` applies it (`dnd.data.featurize.set_max_atoms`) before the verb runs."""
+    parser.add_argument("--max-atoms", type=int, default=None,
+                        help=f"skip molecules with more atoms than this (default {DEFAULT_MAX_ATOMS})")
+
+
+def add_task_option_arguments(group: argparse._ActionsContainer) -> None:
+    """The task-selection options every command that loads a task shares (`dnd data task`,
+    `dnd finetune`; `dnd run` takes the same keys under `task_options:`), so a CSV's SMILES column,
+    targets, task type and split are named the same way everywhere and never guessed differently:
+    --smiles-column, --target-columns, --task-type, --split (defaults: the loader's)."""
+    group.add_argument("--smiles-column", default=None, help="CSV column holding SMILES (default: smiles)")
+    group.add_argument("--target-columns", default=None,
+                       help="comma-separated target columns; required when a CSV has more than one "
+                            "column besides SMILES (an ID column must never become a target)")
+    group.add_argument("--task-type", choices=("regression", "classification"), default=None,
+                       help="CSV tasks (default: classification when every label is 0/1)")
+    group.add_argument("--split", choices=("scaffold", "random"), default=None,
+                       help="CSV tasks (default: scaffold)")
+    add_max_atoms_argument(group)
+
+
+def task_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """`load_task` keyword options from the parsed arguments; only what the user set, so each
+    loader keeps its own defaults. Named sets take one target as `target_column`."""
+    from dnd.data.tasks.csv_task import is_csv_path
+
+    opts: dict[str, Any] = {}
+    if getattr(args, "path", None) is not None:
+        opts["path"] = args.path
+    if args.smiles_column is not None:
+        opts["smiles_column"] = args.smiles_column
+    if is_csv_path(name):
+        opts.update({k: getattr(args, k) for k in CSV_ONLY if getattr(args, k) is not None})
+    elif args.target_columns is not None:
+        opts["target_column"] = args.target_columns
+    return opts

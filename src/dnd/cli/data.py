@@ -14,7 +14,7 @@ import argparse
 import json
 import time
 
-from dnd.cli.common import deprecated_alias, user_errors
+from dnd.cli.common import add_task_option_arguments, deprecated_alias, task_options, user_errors
 from dnd.data.config import HYDROGENS, PAIRED_SOURCES
 
 
@@ -36,13 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     task.add_argument("--cache-dir", default=None, help="store/reuse the built task here")
     task.add_argument("--strict", action="store_true", help="stop at the first bad record")
     task.add_argument("--path", default=None, help="logp: the SMILES+value CSV")
-    task.add_argument("--smiles-column", default=None)
-    task.add_argument("--target-columns", default=None,
-                      help="CSV tasks: comma-separated target columns (default: all others)")
-    task.add_argument("--task-type", choices=("regression", "classification"), default=None,
-                      help="CSV tasks (default: inferred from the labels)")
-    task.add_argument("--split", choices=("scaffold", "random"), default=None,
-                      help="CSV tasks (default: scaffold)")
+    add_task_option_arguments(task)
 
     paired = sub.add_parser("paired", help="load a paired 2D/3D source and print its report")
     paired.add_argument("source", choices=PAIRED_SOURCES)
@@ -84,28 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.set_defaults(_prog=p.prog)  # error lines name the action: "dnd data task: error: ..."
 
 
-def _task_options(args) -> dict:
-    from dnd.data.tasks.csv_task import is_csv_path
-    opts = {}
-    if args.path is not None:
-        opts["path"] = args.path
-    csv = is_csv_path(args.name)
-    if args.smiles_column is not None:
-        opts["smiles_column"] = args.smiles_column
-    if csv:
-        for key in ("target_columns", "task_type", "split"):
-            if getattr(args, key) is not None:
-                opts[key] = getattr(args, key)
-    elif args.target_columns is not None:
-        opts["target_column"] = args.target_columns
-    return opts
-
-
 def _run_task(args) -> int:
     from dnd.data.tasks import load_task
     start = time.perf_counter()
     td = load_task(args.name, root=args.data_root, seed=args.split_seed, strict=args.strict,
-                   cache_dir=args.cache_dir, **_task_options(args))
+                   cache_dir=args.cache_dir, **task_options(args.name, args))
     spec = td.spec
     print(f"task {spec.name}: {spec.task_type}, metric {spec.metric}, {spec.num_tasks} target(s)"
           + (f" [{spec.unit}]" if spec.unit else ""))
@@ -175,10 +152,9 @@ def _run_conformers(args) -> int:
 
 
 def run(args) -> int:
-    from dnd.data.report import BadRecordError, DataFileError
-
     action = {"refractive-index": _run_refractive_index, "task": _run_task,
               "paired": _run_paired, "moses": _run_moses, "conformers": _run_conformers}[args.action]
-    # unusable input: one clear line (it names the file/row), not a traceback
-    with user_errors(DataFileError, BadRecordError, KeyError, ImportError, ValueError):
+    # unusable input: one clear line (it names the file/row), not a traceback; dnd's own input
+    # errors are UserErrors already, these are what pandas, RDKit and optional packages raise
+    with user_errors(KeyError, ImportError, ValueError):
         return action(args)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields, replace
 
-from dnd.cli.common import add_corpus_arguments, add_trainer_arguments, corpus_config_from_args, trainer_config_from_args
+from dnd.cli.common import (add_corpus_arguments, add_trainer_arguments, check_run_options, corpus_config_from_args,
+                            trainer_config_from_args)
 from dnd.models.config import TEACHER_PRESETS
 from dnd.training.config import DenoiseConfig, TrainerConfig, denoise_preset
 
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from dnd.data.corpus import load_corpus
     from dnd.training.denoise import run_denoise
 
+    check_run_options(args)
     cfg = config_from_args(args)
     corpus = corpus_config_from_args(args)
     records = load_corpus(corpus)

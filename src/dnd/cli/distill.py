@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dnd.cli.common import add_pretrain_arguments, corpus_config_from_args, pretrain_config_from_args
+from dnd.cli.common import add_pretrain_arguments, check_run_options, corpus_config_from_args, pretrain_config_from_args
 from dnd.objectives.config import TEACHER_POOLS, VARIANTS, DistillObjective
 from dnd.training.config import CACHE_DTYPES, DistillRunConfig
 
@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from dnd.data.corpus import load_corpus
     from dnd.training.distill import run_distill
 
+    check_run_options(args)
     cfg = config_from_args(args)
     corpus = corpus_config_from_args(args)
     student = run_distill(cfg, load_corpus(corpus), args.teacher, args.out, resume=args.resume, corpus=corpus)

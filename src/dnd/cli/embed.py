@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dnd.cli.common import deprecated_alias, user_errors
+from dnd.cli.common import add_max_atoms_argument, deprecated_alias
 from dnd.models.config import READOUTS
 
 
@@ -21,18 +21,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto, or a device such as cuda:1")
     deprecated_alias(parser, "--device", "--accelerator", "accelerator")
+    add_max_atoms_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from dnd.checks import torch_device
     from dnd.inference.embed import embed_file, node_path
-    from dnd.inference.inputs import InputError
-    from dnd.models.checkpoint import CheckpointError
 
-    with user_errors(InputError, CheckpointError):
-        graph = embed_file(args.model, args.input, args.out, args.smiles_column, args.readout,
-                           args.nodes, args.batch_size, args.accelerator)
+    torch_device(args.accelerator)  # option errors before the model is read
+    graph = embed_file(args.model, args.input, args.out, args.smiles_column, args.readout,
+                       args.nodes, args.batch_size, args.accelerator)
     n_bad = int(np.isnan(graph).any(axis=1).sum())
     print(f"{args.out}: {graph.shape[0]} x {graph.shape[1]} graph embeddings; {n_bad} row(s) failed (NaN)")
     if args.nodes:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dnd.cli.common import add_trainer_arguments, deprecated_alias, json_argument, trainer_config_from_args
+from dnd.cli.common import (add_task_option_arguments, add_trainer_arguments, check_run_options, deprecated_alias,
+                            json_argument, task_options, trainer_config_from_args)
 from dnd.models.config import READOUTS, HeadConfig
 from dnd.models.registry import ENCODERS
 from dnd.training.config import FinetuneConfig
@@ -20,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--split-seed", type=int, default=0, help="seed of random splits (curated sets, CSVs)")
     g.add_argument("--cache-dir", default=None, help="folder to cache the featurized task in")
     deprecated_alias(g, "--task-cache", "--cache-dir", "cache_dir")
+    add_task_option_arguments(g)
     g.add_argument("--train-fraction", type=float, default=d.train_fraction,
                    help="finetune on a seeded random fraction of the training split (valid/test untouched)")
     g.add_argument("--max-train", type=int, default=None,
@@ -28,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="regression: L1 on raw labels instead of train-standardised ones")
     g = parser.add_argument_group("model")
     g.add_argument("--init", default=None, help="student checkpoint (distill/infomax); omit for RandInit")
-    g.add_argument("--encoder", choices=sorted(ENCODERS), default=d.encoder, help="RandInit encoder")
+    g.add_argument("--encoder", default=d.encoder, help=f"RandInit encoder: {', '.join(sorted(ENCODERS))}")
     g.add_argument("--preset", default=d.preset, help="RandInit encoder preset: paper, cpu-small, tiny")
     g.add_argument("--encoder-config", type=json_argument, default={},
                    help='RandInit: JSON overrides of the preset, as the students\' (e.g. \'{"num_layers": 6}\')')
@@ -68,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     from dnd.evaluation.summary import write_summary
     from dnd.training.finetune import run_seeds
 
-    task = load_task(args.task, root=args.data_root, seed=args.split_seed, cache_dir=args.cache_dir)
+    check_run_options(args)
+    task = load_task(args.task, root=args.data_root, seed=args.split_seed, cache_dir=args.cache_dir,
+                     **task_options(args.task, args))
     print(f"task {task.spec.name}: {task.spec.task_type}, metric {task.spec.metric}, "
           f"splits {task.sizes()}")
     seeds = args.seeds if args.seeds is not None else [args.seed]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dnd.cli.common import add_pretrain_arguments, corpus_config_from_args, pretrain_config_from_args
+from dnd.cli.common import add_pretrain_arguments, check_run_options, corpus_config_from_args, pretrain_config_from_args
 from dnd.models.config import TEACHER_PRESETS
 from dnd.objectives.config import InfomaxObjective
 from dnd.training.config import InfomaxRunConfig
@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from dnd.data.corpus import load_corpus
     from dnd.training.infomax import run_infomax
 
+    check_run_options(args)
     cfg = config_from_args(args)
     corpus = corpus_config_from_args(args)
     student = run_infomax(cfg, load_corpus(corpus), args.out, resume=args.resume, corpus=corpus)

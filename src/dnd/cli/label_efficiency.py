@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dnd.cli.common import UserError
+from dnd.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.results)
     if not path.is_file():
-        raise UserError(f"{path}: results file not found")
+        raise UsageError(f"{path}: results file not found")
     rows = pd.read_csv(path)
     if args.methods:
         rows = rows[rows["method"].isin(args.methods)]

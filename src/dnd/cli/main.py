@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-from dnd.cli.common import UserError
+from dnd.errors import UserError
 
 # verb -> (module under dnd.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -41,13 +41,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+REPORT_HINT = "this is a bug in dnd, not in your input: please report it with the traceback above"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Parse and run one command. A `UserError` (bad file, option, input or checkpoint) becomes
+    one line `dnd VERB: error: ...` and exit code 2, as argparse does for bad options; any other
+    exception is a bug and keeps its traceback, followed by a hint to report it."""
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "max_atoms", None) is not None:
+            from dnd.data.featurize import set_max_atoms
+
+            set_max_atoms(args.max_atoms)
         return int(args._run(args) or 0)
     except UserError as err:
         print(f"{args._prog}: error: {err}", file=sys.stderr)
         return 2
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print(f"{args._prog}: {REPORT_HINT}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

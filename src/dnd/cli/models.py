@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dnd.cli.common import UserError
+from dnd.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
         name = args.name[len(PREFIX):] if args.name.startswith(PREFIX) else args.name
         card = shipped_dir() / f"{name}.md"
         if name not in models or not card.is_file():
-            raise UserError(f"no shipped model {args.name!r}; shipped: {', '.join(models) or '(none)'}")
+            raise UsageError(f"no shipped model {args.name!r}; shipped: {', '.join(models) or '(none)'}")
         print(card.read_text(encoding="utf-8"))
         return 0
     for name, path in models.items():

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dnd.cli.common import UserError, user_errors
+from dnd.cli.common import user_errors
+from dnd.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     labels = args.labels or [default_label(r) for r in args.runs]
     if len(labels) != len(args.runs):
-        raise UserError(f"{len(labels)} labels for {len(args.runs)} runs")
+        raise UsageError(f"{len(labels)} labels for {len(args.runs)} runs")
     with user_errors(FileNotFoundError, ValueError):
         runs = {label: epoch_losses(path) for label, path in zip(labels, args.runs)}
     png = plot_curves(runs, args.out, args.title, args.yscale)

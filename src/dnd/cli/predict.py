@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dnd.cli.common import deprecated_alias, user_errors
+from dnd.cli.common import add_max_atoms_argument, deprecated_alias
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,18 +15,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto, or a device such as cuda:1")
     deprecated_alias(parser, "--device", "--accelerator", "accelerator")
+    add_max_atoms_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from dnd.device import torch_device
-    from dnd.inference.inputs import InputError
+    from dnd.checks import output_file, torch_device
     from dnd.inference.predict import predict_file
-    from dnd.models.checkpoint import CheckpointError
     from dnd.models.property import load_property_model
 
-    with user_errors(InputError, CheckpointError):
-        model = load_property_model(args.model).to(torch_device(args.accelerator))
-        table = predict_file(model, args.input, args.out, args.smiles_column, args.batch_size)
+    device = torch_device(args.accelerator)  # option errors before the model is read
+    output_file(args.out)
+    model = load_property_model(args.model).to(device)
+    table = predict_file(model, args.input, args.out, args.smiles_column, args.batch_size)
     n_bad = int((table["error"] != "").sum())
     spec = model.spec
     unit = f" in {spec.unit}" if spec.unit and spec.task_type == "regression" else ""

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from dnd.cli.common import user_errors
+from dnd.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,16 +18,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dnd.experiment.config import load_config
+    from dnd.experiment.config import check_experiment_files, load_config
     from dnd.experiment.stages import stage_configs
 
-    # a missing file, unknown setting or unset ${VAR} is named in one line, before any work
-    with user_errors(FileNotFoundError, ValueError):
-        cfg = load_config(args.config)
-        overrides = {k: v for k, v in (("workers", args.workers), ("results_dir", args.results_dir),
-                                       ("work_dir", args.work_dir)) if v is not None}
-        cfg = replace(cfg, **overrides)
+    # a missing file, unknown setting, wrong type or unset ${VAR} is named in one line, before any work
+    cfg = load_config(args.config)
+    overrides = {k: v for k, v in (("workers", args.workers), ("results_dir", args.results_dir),
+                                   ("work_dir", args.work_dir)) if v is not None}
+    cfg = replace(cfg, **overrides)
+    try:
         stage_configs(cfg)
+    except (UsageError, ValueError) as err:
+        raise UsageError(f"{args.config}: {err}") from None
+    check_experiment_files(cfg, args.config)
     if args.check:
         from dnd.experiment.run import plan
 

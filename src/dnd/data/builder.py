@@ -18,12 +18,13 @@ from rdkit import rdBase
 from dnd.data.config import PAIRED_SOURCES
 from dnd.data.paired import PairedArrays
 from dnd.data.report import RecordError, Report
+from dnd.errors import UnknownNameError
 
 
 def source_module(source: str) -> ModuleType:
     """The reader module of paired source `source` (a key of PAIRED_SOURCES)."""
     if source not in PAIRED_SOURCES:
-        raise ValueError(f"unknown paired source {source!r}; choose from {', '.join(PAIRED_SOURCES)}")
+        raise UnknownNameError(f"unknown paired source {source!r}; choose from {', '.join(PAIRED_SOURCES)}")
     return importlib.import_module(PAIRED_SOURCES[source])
 
 

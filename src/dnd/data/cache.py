@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
@@ -26,7 +27,7 @@ import ogb
 import rdkit
 import torch
 
-from dnd.data.featurize import FEATURIZER_VERSION
+from dnd.data.featurize import featurizer_key
 from dnd.data.report import Report
 
 log = logging.getLogger(__name__)
@@ -47,16 +48,40 @@ def source_key(paths: Sequence[Path], options: dict) -> str:
     h = hashlib.sha256()
     for p in paths:
         h.update(file_digest(Path(p)).encode())
-    h.update(json.dumps({"format": CACHE_FORMAT, "featurizer": FEATURIZER_VERSION,
+    h.update(json.dumps({"format": CACHE_FORMAT, "featurizer": featurizer_key(),
                          "rdkit": rdkit.__version__, "ogb": ogb.__version__,
                          "options": options}, sort_keys=True, default=str).encode())
     return h.hexdigest()[:32]
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphan_temps(path: Path) -> None:
+    """Delete temp files of `path` left by killed writers: named <name>.<host>.<pid>.*.tmp, they
+    are removed only when written on this host by a process that no longer exists (a concurrent
+    writer's file is never touched)."""
+    host = socket.gethostname()
+    for tmp in path.parent.glob(f"{path.name}.{host}.*.tmp"):
+        pid = tmp.name[len(f"{path.name}.{host}."):].split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
 def atomic_save(obj, path: Path) -> None:
-    """torch.save to a temp file in the same folder, then rename over `path`."""
+    """torch.save to a temp file in the same folder, then rename over `path` (also removes the
+    temp files of earlier writers of `path` that were killed midway)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    remove_orphan_temps(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.{socket.gethostname()}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)

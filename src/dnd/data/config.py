@@ -29,6 +29,16 @@ def check_hydrogens(hydrogens: str) -> str:
     return hydrogens
 
 
+# The 3D teacher's element embedding covers atomic numbers below this (torchmd-net's max_z; the
+# default of `TeacherConfig.max_z`). Records with heavier elements are rejected when built, not
+# when a denoising run meets them hours later.
+TEACHER_MAX_Z = 100
+
+
+# Size limit of featurized molecules (atoms as given); see dnd.data.featurize.set_max_atoms.
+DEFAULT_MAX_ATOMS = 1000
+
+
 @dataclass
 class CorpusConfig:
     """Pretraining corpus: a paired 2D/3D source of the data layer, or the embedded QM9 subset.

@@ -16,8 +16,11 @@ every stage (which is what lets a student be distilled on exactly its teacher's 
 
 from __future__ import annotations
 
+import gzip
 import logging
+import lzma
 import os
+import zlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
@@ -31,6 +34,7 @@ from dnd.data.config import CorpusConfig, check_hydrogens
 from dnd.data.paired import make_data
 from dnd.data.report import BadRecordError, DataFileError, Report
 from dnd.data.sources import check_file
+from dnd.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +45,18 @@ def load_corpus(c: CorpusConfig) -> list[Data]:
     size, so their first N records are not representative: use `sample` for a subset."""
     check_hydrogens(c.hydrogens)
     if c.source != "smiles" and (c.num_conformers, c.conformer_seed) != (1, 0):
-        raise ValueError(f"num_conformers/conformer_seed apply to the smiles source only, not {c.source!r}")
+        raise UsageError(f"num_conformers/conformer_seed apply to the smiles source only, not {c.source!r}")
     if c.source == "embedded":
         from dnd.data.embedded import qm9_paired
 
         records = qm9_paired(limit=c.limit or None, hydrogens=c.hydrogens)
     elif not c.path:
-        raise ValueError(f"corpus source {c.source!r} needs a path (--path)")
+        raise UsageError(f"--source {c.source} needs --path (the data file)")
     elif c.source == "records":
         from dnd.data.conformer_corpus import load_records_file
 
         if c.hydrogens != "dft":
-            raise ValueError("the records source holds records built already; set hydrogens when "
+            raise UsageError("the records source holds records built already; set hydrogens when "
                              "building them, not when loading")
         records = load_records_file(c.path)[: c.limit]
     else:
@@ -61,7 +65,7 @@ def load_corpus(c: CorpusConfig) -> list[Data]:
                               **options)
     if c.qm9_pool is not None:
         if c.source != "qm9":
-            raise ValueError(f"qm9_pool selects QM9 molecules; the corpus source is {c.source!r}")
+            raise UsageError(f"qm9_pool selects QM9 molecules; the corpus source is {c.source!r}")
         records = qm9_pool_subset(records, c.path, *c.qm9_pool)
     return sample_records(records, c.sample, c.seed)
 
@@ -72,7 +76,7 @@ def sample_records(records: Sequence[Data], n: int | None, seed: int) -> list[Da
     if n is None or n >= len(records):
         return list(records)
     if n < 1:
-        raise ValueError(f"sample size must be positive, got {n}")
+        raise UsageError(f"sample size must be positive, got {n}")
     keep = np.sort(np.random.default_rng(seed).choice(len(records), n, replace=False))
     return [records[i] for i in keep]
 
@@ -80,11 +84,11 @@ def sample_records(records: Sequence[Data], n: int | None, seed: int) -> list[Da
 def split_records(records: Sequence[Data], val_fraction: float, seed: int) -> tuple[list[Data], list[Data]]:
     """Seeded random hold-out: (train, validation). At least one validation record when asked."""
     if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        raise UsageError(f"val_fraction must be in [0, 1), got {val_fraction}")
     n = len(records)
     n_val = 0 if val_fraction == 0 else max(1, round(n * val_fraction))
     if n - n_val < 1:
-        raise ValueError(f"{n} records are too few for a validation fraction of {val_fraction}")
+        raise UsageError(f"{n} records are too few for a validation fraction of {val_fraction}")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     return [records[i] for i in order[n_val:]], [records[i] for i in order[:n_val]]
 
@@ -108,6 +112,10 @@ def qm9_pool_subset(records: Sequence[Data], path: str, start: int, stop: int) -
 
 
 # ----------------------------------------------------------------------------- 3D source files
+
+# what reading a file that is not what its name says raises (decoding happens while iterating)
+_UNREADABLE = (UnicodeDecodeError, EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
+
 
 def load_paired(source: str, path: str | os.PathLike, limit: int | None = None,
                 strict: bool = False, cache_dir: str | os.PathLike | None = None,
@@ -143,7 +151,11 @@ def load_paired(source: str, path: str | os.PathLike, limit: int | None = None,
     else:
         run_report = Report(strict=strict)
         items = module.read_items(path, limit, opts)
-        records = builder.build_records(source, opts, path, items, workers or os.cpu_count() or 1, run_report)
+        try:
+            records = builder.build_records(source, opts, path, items, workers or os.cpu_count() or 1, run_report)
+        except _UNREADABLE as err:  # binary data, corrupt or truncated compression
+            raise DataFileError(f"{path}: cannot be read as a {source} file "
+                                f"({type(err).__name__}: {err})") from None
         if run_report.n_ok + run_report.n_bad == 0:
             raise DataFileError(f"{path}: no records found")
         collated = cache.collate(records)

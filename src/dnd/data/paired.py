@@ -28,13 +28,25 @@ import torch
 from rdkit import Chem
 from torch_geometric.data import Data
 
+from dnd.data.config import TEACHER_MAX_Z
 from dnd.data.featurize import atom_list, bond_list, mol_to_graph
-from dnd.data.report import RecordError
+from dnd.data.report import DataFileError, RecordError
 
 _ATOM_TAG = "_dnd_atom"
 # Bonded atoms outside this range mean the coordinates do not belong to this atom order.
 _MIN_BOND, _MAX_BOND = 0.5, 3.5
 _MIN_SEPARATION = 0.1  # Å; closer atoms mean missing (zeroed) or duplicated coordinates
+
+
+
+
+def check_teacher_elements(z: np.ndarray, max_z: int = TEACHER_MAX_Z) -> None:
+    """RecordError naming the first atom whose element the teacher cannot embed."""
+    bad = np.flatnonzero((z < 1) | (z >= max_z))
+    if len(bad):
+        k = int(bad[0])
+        raise RecordError(f"atom {k} has atomic number {int(z[k])}; the 3D teacher embeds "
+                          f"elements 1..{max_z - 1} only")
 
 
 class PairedArrays(NamedTuple):
@@ -115,6 +127,22 @@ def _remove_hs(mol_h: Chem.Mol, z: np.ndarray) -> tuple[Chem.Mol, np.ndarray]:
     return heavy, mask
 
 
+def check_corpus_elements(records: Sequence[Data], max_z: int) -> None:
+    """Records built before the element check (old caches, hand-made Data) are checked again
+    against the teacher's actual `max_z` before any training step."""
+    if not records:
+        return
+    z = torch.cat([rec.z for rec in records])
+    if bool(((z < 1) | (z >= max_z)).any()):
+        for i, rec in enumerate(records):
+            try:
+                check_teacher_elements(rec.z.numpy(), max_z)
+            except RecordError as err:
+                name = getattr(rec, "mol_id", "") or getattr(rec, "smiles", "")
+                raise DataFileError(f"corpus record {i} ({name}): {err}; drop it from the corpus "
+                                    "(and rebuild its cache)") from None
+
+
 def paired_arrays(mol_h: Chem.Mol, pos: np.ndarray, z: Sequence[int] | None = None,
                   smiles: str | None = None, mol_id: str = "",
                   y: Sequence[float] | None = None, hydrogens: bool = True) -> PairedArrays:
@@ -135,6 +163,7 @@ def paired_arrays(mol_h: Chem.Mol, pos: np.ndarray, z: Sequence[int] | None = No
                           "(with hydrogens)")
     atoms = atom_list(mol_h)
     graph_z = np.fromiter((a.GetAtomicNum() for a in atoms), np.int64, n)
+    check_teacher_elements(graph_z)
     if z is not None:
         z = np.asarray(z, dtype=np.int64)
         if len(z) != n:

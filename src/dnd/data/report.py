@@ -18,16 +18,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from dnd.errors import UserError
 
-class RecordError(ValueError):
+
+class RecordError(UserError, ValueError):
     """One input record cannot be used; the message is the human-readable reason."""
 
 
-class DataFileError(ValueError):
+class DataFileError(UserError, ValueError):
     """A whole input file is unusable (missing, empty, lacks a required column)."""
 
 
-class BadRecordError(ValueError):
+class BadRecordError(UserError, ValueError):
     """Raised in strict mode at the first bad record."""
 
 

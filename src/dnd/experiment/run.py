@@ -26,7 +26,7 @@ import torch
 from dnd.data.corpus import load_corpus
 from dnd.data.tasks import load_task
 from dnd.evaluation.summary import write_summary
-from dnd.experiment.config import METHOD_LABELS, METHODS, ExperimentConfig
+from dnd.experiment.config import METHOD_LABELS, METHODS, ExperimentConfig, task_options
 from dnd.experiment.report import write_analyses
 from dnd.experiment.stages import Stage, fingerprint, stage_configs, stage_key
 from dnd.training.denoise import run_denoise
@@ -103,10 +103,6 @@ def finetune_jobs(cfg: ExperimentConfig, students: dict[str, Path | None]) -> li
                     if not (fraction == 1.0 and task in cfg.tasks and method in cfg.methods and le.readout in cfg.readouts):
                         add(task, method, le.readout, seed, float(fraction))
     return jobs
-
-
-def task_options(cfg: ExperimentConfig, task: str) -> dict[str, Any]:
-    return cfg.task_options.get("*", {}) | cfg.task_options.get(task, {})
 
 
 def _run_job(cfg: ExperimentConfig, job: dict[str, Any], work: Path, threads: int | None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from dnd.config_check import check_types
 from dnd.experiment.config import ExperimentConfig, apply_overrides
 from dnd.training.config import (DenoiseConfig, DistillRunConfig, FinetuneConfig, InfomaxRunConfig, StudentSpec,
                                  denoise_preset)
@@ -53,7 +54,7 @@ class Stage:
         if not same:
             shutil.rmtree(self.folder / "checkpoints", ignore_errors=True)
         pending.write_text(json.dumps({"fingerprint": self.key}))
-        work(same and (self.folder / "checkpoints" / "last.ckpt").is_file())
+        work(same and any((self.folder / "checkpoints").glob("*.ckpt")))  # resume_path picks a loadable one
         (self.folder / "stage.json").write_text(json.dumps(
             {"fingerprint": self.key, "wall_s": round(time.perf_counter() - t0, 1)}, indent=2))
         pending.unlink()
@@ -75,4 +76,6 @@ def stage_configs(cfg: ExperimentConfig) -> tuple[DenoiseConfig, DistillRunConfi
     # RandInit is built from the students' spec, overrides included: one architecture per comparison
     finetune = apply_overrides(FinetuneConfig(encoder=student.encoder, preset=student.preset,
                                               overrides=dict(student.overrides)), cfg.finetune, "finetune")
+    for name, stage in (("denoise", denoise), ("distill", distill), ("infomax", infomax), ("finetune", finetune)):
+        check_types(stage, name)
     return denoise, distill, infomax, finetune

@@ -17,8 +17,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from dnd.checks import output_file, torch_device
 from dnd.data.loader import make_loader
-from dnd.device import torch_device
 from dnd.inference.inputs import InputError, read_molecules
 from dnd.models.checkpoint import hparams, load_checkpoint, load_encoder
 from dnd.models.property import is_property_checkpoint, load_property_model
@@ -56,11 +56,13 @@ def embed_records(encoder: nn.Module, readout: Readout, records: Sequence, batch
 def write_embeddings(out: Path, table: pd.DataFrame, errors: list[str], graph: np.ndarray) -> None:
     """.npy: the [n_inputs, d] array; .csv: input columns, error, emb_0..emb_{d-1}."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")  # np.save keeps a .npy suffix as given
     if out.suffix.lower() == ".npy":
-        np.save(out, graph)
-        return
-    emb = pd.DataFrame(graph, columns=[f"emb_{j}" for j in range(graph.shape[1])])
-    pd.concat([table.reset_index(drop=True).assign(error=errors), emb], axis=1).to_csv(out, index=False)
+        np.save(tmp, graph)
+    else:
+        emb = pd.DataFrame(graph, columns=[f"emb_{j}" for j in range(graph.shape[1])])
+        pd.concat([table.reset_index(drop=True).assign(error=errors), emb], axis=1).to_csv(tmp, index=False)
+    tmp.replace(out)  # never a half-written output under the real name
 
 
 def node_path(out: Path) -> Path:
@@ -71,7 +73,7 @@ def embed_file(model_path: str | Path, input_path: str | Path, out_path: str | P
                smiles_column: str = "smiles", readout: str | None = None, nodes: bool = False,
                batch_size: int = 256, accelerator: str = "cpu") -> np.ndarray:
     """Embed every molecule of a CSV/SDF; returns the graph embeddings (NaN rows for failures)."""
-    out = Path(out_path)
+    out = output_file(out_path)
     if out.suffix.lower() not in (".npy", ".csv"):
         raise InputError(f"{out}: output must end in .npy or .csv")
     encoder, ro = load_embedder(model_path, readout)

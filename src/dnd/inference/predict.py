@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dnd.checks import output_file
 from dnd.inference.inputs import MoleculeInputs, read_molecules
 from dnd.models.property import PropertyModel, predict_records
 
@@ -38,9 +39,11 @@ def predict_inputs(model: PropertyModel, inputs: MoleculeInputs, batch_size: int
 def predict_file(model: PropertyModel, input_path: str | Path, out_path: str | Path,
                  smiles_column: str = "smiles", batch_size: int = 256) -> pd.DataFrame:
     """Predict every molecule of a CSV/SDF and write the table as CSV to `out_path`."""
+    out_path = output_file(out_path)
     inputs = read_molecules(input_path, smiles_column)
     table = predict_inputs(model, inputs, batch_size)
-    out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_path, index=False)
+    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(out_path)  # never a half-written output under the real name
     return table

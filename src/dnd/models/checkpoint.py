@@ -7,11 +7,13 @@ finetuning rebuild a student without importing any training code."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from dnd.errors import UserError
 from dnd.models.registry import build_encoder
 from dnd.models.shipped import resolve
 
@@ -19,7 +21,7 @@ from dnd.models.shipped import resolve
 STUDENT_PREFIX = "student."
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint is missing, unreadable, or lacks what the caller needs."""
 
 
@@ -34,13 +36,24 @@ def load_checkpoint(path: str | Path, required: tuple[str, ...] = ("state_dict",
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for truncated / foreign files
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_one_line(err)}); "
+                              "is it truncated, or not written by dnd?") from err
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, found {type(ckpt).__name__}")
     missing = [k for k in required if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
     return ckpt
+
+
+def _one_line(err: Exception) -> str:
+    """torch's load errors span many lines of advice about `weights_only=False`, which must not be
+    taken for files of unknown origin; keep the reason only."""
+    text = " ".join(str(err).split())
+    reason = re.search(r"WeightsUnpickler error: (.*?)(?: Check the documentation|$)", text)
+    if reason:
+        text = f"refused by weights-only loading: {reason.group(1)}"
+    return f"{type(err).__name__}: {text[:300]}"
 
 
 def hparams(ckpt: dict[str, Any], path: str | Path = "<checkpoint>") -> dict[str, Any]:
@@ -67,6 +80,9 @@ def load_encoder(ckpt_path: str | Path) -> torch.nn.Module:
     ckpt = load_checkpoint(ckpt_path)
     hp = hparams(ckpt, ckpt_path)
     missing = [k for k in ("encoder_name", "encoder_config") if k not in hp]
+    if missing and isinstance(hp.get("teacher"), dict):
+        raise CheckpointError(f"{ckpt_path}: is a 3D teacher checkpoint (dnd denoise); a 2D student "
+                              "checkpoint is needed here (dnd distill or dnd infomax writes student.ckpt)")
     if missing:
         raise CheckpointError(f"{ckpt_path}: hparams lack {', '.join(missing)} (not a student checkpoint?)")
     encoder = build_encoder(hp["encoder_name"], hp["encoder_config"])

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from dnd.data.config import TEACHER_MAX_Z
+from dnd.errors import UnknownNameError
+
 
 @dataclass
 class TeacherConfig:
@@ -19,7 +22,7 @@ class TeacherConfig:
     num_heads: int = 8
     cutoff_lower: float = 0.0
     cutoff_upper: float = 5.0
-    max_z: int = 100
+    max_z: int = TEACHER_MAX_Z
     max_num_neighbors: int = 32
     rbf_type: str = "expnorm"
     # Zaidi et al.'s PCQM4Mv2 denoising config keeps the RBF centres fixed.
@@ -69,7 +72,7 @@ def teacher_preset(name: str) -> TeacherConfig:
     try:
         return TeacherConfig(**asdict(TEACHER_PRESETS[name]))
     except KeyError:
-        raise ValueError(f"unknown teacher preset {name!r}; choose from {', '.join(TEACHER_PRESETS)}") from None
+        raise UnknownNameError(f"unknown teacher preset {name!r}; choose from {', '.join(TEACHER_PRESETS)}") from None
 
 
 # graph readouts (`dnd.models.readout.Readout`): mean pooling, virtual node / graph token,

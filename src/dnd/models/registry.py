@@ -30,6 +30,8 @@ import importlib
 from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any, Iterable
 
+from dnd.errors import UnknownNameError
+
 if TYPE_CHECKING:
     from torch_geometric.data import Data
 
@@ -70,7 +72,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 def _lookup(name: str) -> tuple[type, type]:
     """(encoder class, config class) of registry entry `name`."""
     if name not in ENCODERS:
-        raise ValueError(f"unknown encoder {name!r}; choose from {sorted(ENCODERS)}")
+        raise UnknownNameError(f"unknown encoder {name!r}; choose from {sorted(ENCODERS)}")
     module, cls, config_cls = ENCODERS[name]
     module = importlib.import_module(module)
     return getattr(module, cls), getattr(module, config_cls)
@@ -79,9 +81,9 @@ def _lookup(name: str) -> tuple[type, type]:
 def encoder_preset(name: str, preset: str) -> dict[str, Any]:
     """Full config dict of a preset (defaults filled in), ready for `build_encoder`."""
     if name not in PRESETS:
-        raise ValueError(f"unknown encoder {name!r}; choose from {sorted(ENCODERS)}")
+        raise UnknownNameError(f"unknown encoder {name!r}; choose from {sorted(ENCODERS)}")
     if preset not in PRESETS[name]:
-        raise ValueError(f"unknown {name} preset {preset!r}; choose from {sorted(PRESETS[name])}")
+        raise UnknownNameError(f"unknown {name} preset {preset!r}; choose from {sorted(PRESETS[name])}")
     config = dict(PRESETS[name][preset])
     if name == "pna":
         config.setdefault("deg", None)

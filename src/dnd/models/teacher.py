@@ -41,10 +41,18 @@ HEAD_PREFIX = "noise_head."
 
 
 def atom_batch(batch) -> Tensor:
-    """Molecule index of every conformer atom: `z_batch` from the loader, or one molecule."""
+    """Molecule index of every conformer atom: `z_batch` from the loader, or one molecule.
+
+    A batch of several molecules without `z_batch` (PyG's DataLoader without
+    `follow_batch=['z']`) is an error: read as one molecule, atoms of different molecules would
+    interact and the features would be silently wrong."""
     z_batch = getattr(batch, "z_batch", None)
     if z_batch is not None:
         return z_batch
+    num_graphs = getattr(batch, "num_graphs", 1)
+    if num_graphs > 1:
+        raise ValueError(f"a batch of {num_graphs} molecules has no `z_batch`: build it with "
+                         "dnd.data.loader.make_loader (or PyG's DataLoader with follow_batch=['z'])")
     return torch.zeros(batch.z.size(0), dtype=torch.long, device=batch.z.device)
 
 

@@ -35,7 +35,7 @@ class TrainerConfig:
     max_epochs: int = 10
     max_steps: int = -1
     accelerator: str = "auto"
-    devices: str = "auto"
+    devices: str | int = "auto"
     strategy: str = "auto"
     precision: str = "32-true"
     checkpoint_every_n_steps: int = 500

@@ -18,6 +18,7 @@ import torch
 from torch_geometric.data import Data
 
 from dnd.data.config import CorpusConfig
+from dnd.data.paired import check_corpus_elements
 from dnd.data.loader import make_loader
 from dnd.models.config import TeacherConfig
 from dnd.models.teacher import NoiseHead, Teacher, featurizer_version
@@ -89,6 +90,7 @@ def run_denoise(cfg: DenoiseConfig, records: Sequence[Data], out_dir: str | Path
     `corpus`, which OUT/denoise_config.json records); returns the final checkpoint
     (OUT/checkpoints/last.ckpt), loadable with `dnd.models.teacher.load_teacher`."""
     train, val = start_stage(records, cfg, out_dir, "denoise", CONFORMER_FIELDS)
+    check_corpus_elements(records, cfg.teacher.max_z)
     write_stage_config(out_dir, "denoise", cfg, corpus, n_train=len(train), n_val=len(val))
     module = DenoiseModule(teacher=cfg.teacher.to_dict(), optim=asdict(cfg.optim), sigma=cfg.sigma,
                            seed=cfg.trainer.seed, featurizer_version=featurizer_version())

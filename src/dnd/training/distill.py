@@ -26,7 +26,8 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from dnd.data.config import CorpusConfig
-from dnd.device import torch_device
+from dnd.data.paired import check_corpus_elements
+from dnd.checks import torch_device
 from dnd.models.teacher import TEACHER_PREFIX, Teacher, load_teacher
 from dnd.objectives.config import DistillObjective
 from dnd.objectives.distill import StudentProjection, distill_loss, teacher_targets
@@ -80,6 +81,7 @@ def run_distill(cfg: DistillRunConfig, records: Sequence[Data], teacher_ckpt: st
     selected by `corpus`, which OUT/distill_config.json records); returns OUT/student.ckpt."""
     out = Path(out_dir)
     teacher = load_teacher(teacher_ckpt)
+    check_corpus_elements(records, teacher.config.max_z)
     train, val, name, enc_config = prepare_run(cfg, records, out, "distill", {"teacher_ckpt": str(teacher_ckpt)},
                                                corpus)
     module = DistillModule(name, enc_config, teacher.hidden_dim, asdict(cfg.objective), asdict(cfg.optim),

@@ -35,9 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dnd.errors import UsageError
 from dnd.data.loader import make_loader
+from dnd.data.report import DataFileError
 from dnd.data.tasks.base import TaskData, TaskSpec, fit_standardization
-from dnd.device import torch_device
+from dnd.checks import torch_device
 from dnd.evaluation.metrics import evaluate, higher_is_better
 from dnd.models.checkpoint import hparams, load_checkpoint, load_encoder
 from dnd.models.property import RANDINIT, PropertyModel, load_property_model, predict_records
@@ -118,7 +120,7 @@ def subsample_train(records: Sequence, fraction: float, seed: int, max_count: in
     """A seeded subset of `fraction` of the training split (at least one), kept in original order.
     `max_count` caps the split first, so fractions are shares of what a full run trains on."""
     if not 0 < fraction <= 1:
-        raise ValueError(f"train fraction must be in (0, 1], got {fraction}")
+        raise UsageError(f"train fraction must be in (0, 1], got {fraction}")
     n = len(records)
     k = max(1, int(round(fraction * min(n, max_count or n))))
     if k == n:
@@ -157,6 +159,19 @@ def method_label(cfg: FinetuneConfig) -> str:
     return Path(cfg.init).stem
 
 
+def check_scorable(task_data: TaskData) -> None:
+    """Classification is scored by ROC-AUC, which needs both classes of some target in a split;
+    without this check a one-class validation split crashes at the first validation epoch."""
+    if task_data.spec.task_type != "classification":
+        return
+    for split in ("valid", "test"):
+        y = task_data.labels(split)
+        if len(y) and not any(np.isin(0.0, y[:, t]) and np.isin(1.0, y[:, t]) for t in range(y.shape[1])):
+            raise DataFileError(
+                f"task {task_data.spec.name}: the {split} split has only one class in every target, "
+                "so ROC-AUC is undefined; use --split random, another --split-seed, or more data")
+
+
 def _initial_encoder(cfg: FinetuneConfig, train: Sequence) -> tuple[str, dict, dict | None]:
     """(name, full config, pretrained weights or None). RandInit configs are completed from the
     training split (PNA's degree histogram) so the checkpoint's config is self-contained."""
@@ -182,8 +197,9 @@ def run_finetune(cfg: FinetuneConfig, task_data: TaskData, out_dir: str | Path,
     L.seed_everything(seed, workers=True, verbose=False)
     train = subsample_train(task_data.train, cfg.train_fraction, seed, cfg.max_train)
     if not train or not task_data.valid:
-        raise ValueError(f"task {task_data.spec.name}: training and validation splits must be non-empty")
+        raise UsageError(f"task {task_data.spec.name}: training and validation splits must be non-empty")
     spec = training_spec(task_data, cfg.standardize_targets, train)
+    check_scorable(task_data)
     name, config, state = _initial_encoder(cfg, train)
     method = method_label(cfg)
     write_stage_config(out, "finetune", cfg, task=spec.to_dict(), task_source=task_data.source,

@@ -17,6 +17,7 @@ import lightning as L
 from torch_geometric.data import Data
 
 from dnd.data.corpus import split_records
+from dnd.errors import UsageError
 from dnd.training.config import TrainerConfig
 from dnd.training.trainer import build_trainer, resume_path
 
@@ -29,10 +30,10 @@ def start_stage(records: Sequence[Data], cfg: Any, out_dir: str | Path, stage: s
     """Checks the corpus has the `required` fields, creates OUT, seeds everything with
     `cfg.trainer.seed` and splits off `cfg.val_fraction` for validation: (train, val)."""
     if not records:
-        raise ValueError(f"{stage}: no records to train on")
+        raise UsageError(f"{stage}: no records to train on")
     missing = [k for k in required if k not in records[0]]
     if missing:
-        raise ValueError(f"{stage} needs records with {', '.join(required)}; the first record lacks "
+        raise UsageError(f"{stage} needs records with {', '.join(required)}; the first record lacks "
                          f"{', '.join(missing)}")
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)

@@ -23,6 +23,7 @@ from torch_geometric.data import Data
 
 from dnd.data.cache import atomic_save
 from dnd.data.config import CorpusConfig
+from dnd.errors import UsageError
 from dnd.data.loader import make_loader
 from dnd.models.checkpoint import student_checkpoint
 from dnd.models.registry import build_encoder, encoder_config_dict, encoder_preset
@@ -105,7 +106,7 @@ def fit_student(module: StudentPretrainModule, train_set, val_set, cfg: Pretrain
     """Trains `module` on the two datasets and writes OUT/student.ckpt; returns its path."""
     out = Path(out_dir)
     if len(train_set) < module.min_batch_graphs:
-        raise ValueError(f"{len(train_set)} training molecules: {module.stage} needs at least {module.min_batch_graphs}")
+        raise UsageError(f"{len(train_set)} training molecules: {module.stage} needs at least {module.min_batch_graphs}")
     train_loader = _loader(train_set, cfg, module.min_batch_graphs, shuffle=True)
     val_loader = _loader(val_set, cfg, module.min_batch_graphs, shuffle=False) if len(val_set) else None
     trainer = fit(module, train_loader, val_loader, cfg.trainer, out, resume)

@@ -13,8 +13,13 @@ molecule, exactly what the objectives read (`dnd.objectives.distill.TeacherTarge
 
 Plain `.npy` files open as read-only memory maps, so a corpus larger than RAM costs only page
 cache. The directory is written under a temporary name and renamed into place, so a crash never
-leaves a half-written cache that looks valid; a cache whose fingerprints do not match the teacher
-and corpus at hand is rebuilt rather than silently reused.
+leaves a half-written cache that looks valid.
+
+A cache folder given by the user (`--feature-cache`) may be shared by concurrent runs, so it is
+content-addressed and write-once: each (teacher, corpus, dtype) gets its own subfolder named by
+their fingerprints, and a finished subfolder is never replaced. Two runs on different corpora
+therefore never read each other's features, and two on the same corpus at worst both compute
+it, the first to finish publishing and the other discarding its identical copy.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import torch
 from torch.utils.data import Dataset
 from torch_geometric.data import Data
 
+from dnd.errors import UsageError
 from dnd.data.loader import make_loader
 from dnd.models.teacher import Teacher
 from dnd.objectives.distill import TeacherTargets, teacher_targets
@@ -77,9 +83,9 @@ def write_teacher_cache(teacher: Teacher, records: Sequence[Data], out_dir: str 
                         device: str | torch.device = "cpu", log=print) -> Path:
     """Runs `teacher` (frozen) over `records` and writes the cache directory atomically."""
     if dtype not in CACHE_DTYPES:
-        raise ValueError(f"cache dtype {dtype!r}: choose from {', '.join(CACHE_DTYPES)}")
+        raise UsageError(f"cache dtype {dtype!r}: choose from {', '.join(CACHE_DTYPES)}")
     if not records:
-        raise ValueError("cannot build a teacher cache for an empty corpus")
+        raise UsageError("cannot build a teacher cache for an empty corpus")
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
@@ -111,11 +117,14 @@ def write_teacher_cache(teacher: Teacher, records: Sequence[Data], out_dir: str 
             "corpus": corpus_fingerprint(records), "teacher_config": teacher.config.to_dict(),
             "seconds": round(time.perf_counter() - t0, 2)}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    trash = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        os.replace(out, trash)
-    os.replace(tmp, out)
-    shutil.rmtree(trash, ignore_errors=True)
+    try:
+        os.rename(tmp, out)  # fails when a concurrent writer published this folder first
+    except OSError:
+        if not (out / "meta.json").is_file():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        log(f"teacher cache: {out} was written by another run meanwhile; using that one")
+        return out
     log(f"teacher cache: {len(records)} molecules, {int(offsets[-1])} node rows x {d} ({dtype}) "
         f"written to {out} in {meta['seconds']} s")
     return out
@@ -169,21 +178,43 @@ class TeacherFeatureCache:
                 and self.meta.get("corpus") == corpus_fingerprint(records))
 
 
+def cache_key(teacher_fp: str, corpus_fp: str, dtype: str) -> str:
+    """Name of the write-once subfolder holding the features of this teacher, corpus and dtype."""
+    return hashlib.sha256(f"{CACHE_VERSION}|{teacher_fp}|{corpus_fp}|{dtype}".encode()).hexdigest()[:24]
+
+
 def ensure_teacher_cache(teacher: Teacher, records: Sequence[Data], cache_dir: str | Path,
                          dtype: str = "float32", batch_size: int = 128,
                          device: str | torch.device = "cpu", log=print) -> TeacherFeatureCache:
-    """The cache for this teacher and corpus: reused when its fingerprints match, else (re)built."""
-    cache_dir = Path(cache_dir)
+    """The cache for this teacher and corpus in `cache_dir/<key>` (see the module docstring):
+    reused when present and complete, else built there."""
+    teacher_fp, corpus_fp = teacher_fingerprint(teacher), corpus_fingerprint(records)
+    folder = Path(cache_dir) / cache_key(teacher_fp, corpus_fp, dtype)
+    published = folder.is_dir()  # folders appear complete (atomic rename) or not at all
     try:
-        cache = TeacherFeatureCache(cache_dir)
-        if cache.meta.get("dtype") == dtype and cache.matches(teacher_fingerprint(teacher), records):
-            log(f"teacher cache: reusing {cache_dir}")
+        cache = TeacherFeatureCache(folder)
+        if (cache.meta.get("teacher"), cache.meta.get("corpus"), cache.meta.get("dtype")) == (teacher_fp, corpus_fp, dtype):
+            log(f"teacher cache: reusing {folder}")
             return cache
-        log(f"teacher cache: {cache_dir} belongs to another teacher, corpus or dtype; rebuilding")
-    except CacheError:
-        pass
-    write_teacher_cache(teacher, records, cache_dir, batch_size=batch_size, dtype=dtype, device=device, log=log)
-    return TeacherFeatureCache(cache_dir)
+        raise CacheError(f"{folder}: fingerprints do not match its name")
+    except CacheError as err:
+        if published:  # damaged by hand or by an older dnd: not something a live run reads
+            log(f"teacher cache: {err}; rebuilding")
+            shutil.rmtree(folder, ignore_errors=True)
+    remove_orphan_builds(folder)
+    log(f"teacher cache: building {folder}")
+    write_teacher_cache(teacher, records, folder, batch_size=batch_size, dtype=dtype, device=device, log=log)
+    return TeacherFeatureCache(folder)
+
+
+def remove_orphan_builds(folder: Path) -> None:
+    """Temporary build folders of `folder` left by killed runs on this host (never a live one's)."""
+    from dnd.data.cache import _pid_alive
+
+    for tmp in folder.parent.glob(f".{folder.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class CachedTeacherDataset(Dataset):

@@ -13,9 +13,12 @@ options are passed through (see each module).
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
+from typing import Any, Callable
 
+from dnd.errors import UnknownNameError, UsageError
 from dnd.data.report import Report
 from dnd.data.embedded import ogb_root
 from dnd.data.tasks.base import TaskData
@@ -38,16 +41,48 @@ def load_task(name_or_path: str | os.PathLike, root: str | os.PathLike | None = 
     """
     report = Report(strict=strict)
     name = str(name_or_path)
+    loader = task_loader(name)
+    check_task_options(name, opts)
     if name in OGB_TASKS:
-        return load_ogb_task(name, root=root, report=report, embedded_root=ogb_root(),
-                             cache_dir=cache_dir, **opts)
+        return loader(name, root=root, report=report, embedded_root=ogb_root(), cache_dir=cache_dir, **opts)
     if name in CURATED:
-        return load_curated(name, root=root, seed=seed, report=report, cache_dir=cache_dir, **opts)
+        return loader(name, root=root, seed=seed, report=report, cache_dir=cache_dir, **opts)
     if name.startswith("qm9-"):
-        return load_qm9(name, root=root, report=report, cache_dir=cache_dir, **opts)
+        return loader(name, root=root, report=report, cache_dir=cache_dir, **opts)
+    return loader(name, seed=seed, report=report, **opts)
+
+
+def task_loader(name: str) -> Callable[..., TaskData]:
+    """The loader function of a task name or CSV path; UnknownNameError for anything else."""
+    if name in OGB_TASKS:
+        return load_ogb_task
+    if name in CURATED:
+        return load_curated
+    if name.startswith("qm9-"):
+        return load_qm9
     if is_csv_path(name) or Path(name).is_file():
-        return load_csv_task(name, seed=seed, report=report, **opts)
-    raise KeyError(f"unknown task {name!r}: use one of {', '.join(TASK_NAMES)} or a CSV path")
+        return load_csv_task
+    raise UnknownNameError(f"unknown task {name!r}: use one of {', '.join(TASK_NAMES)} or a CSV path")
 
 
-__all__ = ["TASK_NAMES", "load_task"]
+# set by load_task itself, never a user option
+_INTERNAL = {"name", "name_or_path", "path_or_name", "root", "seed", "report", "embedded_root", "cache_dir"}
+
+
+def task_option_names(name: str) -> list[str]:
+    """The per-task options `name`'s loader accepts (e.g. target_columns for a CSV)."""
+    params = inspect.signature(task_loader(name)).parameters
+    return [p for p in params if p not in _INTERNAL]
+
+
+def check_task_options(name: str, opts: dict[str, Any]) -> None:
+    """UsageError naming an option the task's loader does not take (instead of a TypeError deep
+    inside it), so a typo in `task_options:` or a CSV-only flag on an OGB task is caught early."""
+    known = task_option_names(name)
+    unknown = sorted(set(opts) - set(known))
+    if unknown:
+        raise UsageError(f"task {name!r} does not take option(s) {', '.join(unknown)}; "
+                         f"it takes: {', '.join(known) or 'none'}")
+
+
+__all__ = ["TASK_NAMES", "check_task_options", "load_task", "task_loader", "task_option_names"]

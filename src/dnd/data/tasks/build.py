@@ -11,9 +11,11 @@ Label policy (one place, so every task behaves the same):
 
 from __future__ import annotations
 
+import csv
 import gzip
 import lzma
 import os
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -23,6 +25,7 @@ import torch
 from rdkit import rdBase
 from torch_geometric.data import Data
 
+from dnd.errors import UsageError
 from dnd.data.featurize import FeaturizationError, smiles_to_graph
 from dnd.data.report import DataFileError, Report
 from dnd.data.tasks.base import TaskData, TaskSpec, fit_standardization
@@ -79,8 +82,9 @@ def read_table(path: str | os.PathLike, columns: Sequence[str], **read_csv_kwarg
             df = pd.read_csv(fh, **read_csv_kwargs)
     except pd.errors.EmptyDataError:
         raise DataFileError(f"{path}: file is empty (no header, no rows)") from None
-    except (OSError, EOFError, UnicodeDecodeError, lzma.LZMAError, pd.errors.ParserError) as e:
+    except (OSError, EOFError, UnicodeDecodeError, lzma.LZMAError, zlib.error, pd.errors.ParserError) as e:
         raise DataFileError(f"{path}: cannot be read as CSV: {e}") from None
+    check_unique_header(path)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise DataFileError(f"{path}: no column {missing[0]!r} (columns are: "
@@ -88,6 +92,27 @@ def read_table(path: str | os.PathLike, columns: Sequence[str], **read_csv_kwarg
     if len(df) == 0:
         raise DataFileError(f"{path}: file has a header but no data rows")
     return df
+
+
+def read_header(path: Path) -> list[str]:
+    """The column names of a CSV (.gz/.xz) as written, duplicates kept."""
+    try:
+        with _open_text(path) as fh:
+            return next(csv.reader(fh), [])
+    except (OSError, EOFError, UnicodeDecodeError, lzma.LZMAError, zlib.error) as e:
+        raise DataFileError(f"{path}: cannot be read as CSV: {e}") from None
+
+
+def check_unique_header(path: Path) -> None:
+    """DataFileError for a header naming a column twice: pandas would rename the second copy
+    ('y' -> 'y.1') and both would silently become separate targets."""
+    header = read_header(path)
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise DataFileError(f"{path}: the header names column {name!r} twice; "
+                                "rename or drop one copy")
+        seen.add(name)
 
 
 def label_problem(y: np.ndarray, target_names: Sequence[str]) -> str | None:
@@ -143,7 +168,7 @@ def compute_split(kind: str, smiles: Sequence[str], seed: int) -> dict[str, list
         return scaffold_split(smiles)
     if kind == "random":
         return random_split(len(smiles), seed)
-    raise ValueError(f"unknown split {kind!r} (use 'scaffold' or 'random')")
+    raise UsageError(f"unknown split {kind!r} (use 'scaffold' or 'random')")
 
 
 def assemble(spec: TaskSpec, records: Sequence[Data], split: dict[str, Sequence[int]],

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from rdkit import Chem, rdBase
 
+from dnd.errors import UnknownNameError
 from dnd.data.report import DataFileError, Report
 from dnd.data.tasks.base import TaskData, TaskSpec
 from dnd.data.embedded import embedded_dir
@@ -137,7 +138,7 @@ def load_curated(name: str, root: str | os.PathLike | None = None, seed: int = 0
                  cache_dir: str | os.PathLike | None = None) -> TaskData:
     """One of `CURATED` as TaskData (random 8:1:1 split from `seed`, MAE, standardised)."""
     if name not in CURATED:
-        raise KeyError(f"unknown curated task {name!r}; known: {', '.join(CURATED)}")
+        raise UnknownNameError(f"unknown curated task {name!r}; known: {', '.join(CURATED)}")
     report = report if report is not None else Report()
     file = curated_file(name, root, path)
     options = {"seed": seed, "smiles_column": smiles_column, "target_column": target_column}

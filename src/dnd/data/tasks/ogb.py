@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dnd.errors import UnknownNameError
 from dnd.data.report import DataFileError, Report
 from dnd.data.tasks.base import TaskData, TaskSpec
 from dnd.data.tasks.build import (assemble, data_root, find_file, labels_array, make_records,
@@ -75,7 +76,7 @@ def ogb_metadata(name: str) -> dict:
     """{"task_type", "metric", "num_tasks"} for an OGB graph-property dataset, from OGB itself."""
     master = _master()
     if name not in master.columns:
-        raise KeyError(f"{name!r} is not an OGB graph property dataset (known: "
+        raise UnknownNameError(f"{name!r} is not an OGB graph property dataset (known: "
                        f"{', '.join(c for c in master.columns if c.startswith('ogbg-mol'))})")
     meta = master[name]
     kind = str(meta["task type"])
@@ -155,7 +156,7 @@ def load_ogb_task(name: str, root: str | os.PathLike | None = None, report: Repo
     """One of `OGB_TASKS`. root (or $DND_DATA) holds OGB folders or MoleculeNet CSVs;
     `embedded_root` is the fallback OGB folder tree when root has neither."""
     if name not in OGB_TASKS:
-        raise KeyError(f"unknown OGB task {name!r}; known: {', '.join(OGB_TASKS)}")
+        raise UnknownNameError(f"unknown OGB task {name!r}; known: {', '.join(OGB_TASKS)}")
     report = report if report is not None else Report()
     base = data_root(root)
     folder = ogb_dir(name, base) or ogb_dir(name, embedded_root)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.constants import physical_constants
 
+from dnd.errors import UnknownNameError, UsageError
 from dnd.data.report import DataFileError, Report
 from dnd.data.tasks.base import TaskData, TaskSpec
 from dnd.data.tasks.build import assemble, data_root, find_file, make_records, read_table
@@ -67,7 +68,7 @@ def qm9_split(n: int, train_size: int = 50_000, train_offset: int = 0,
     pool = perm[:POOL]
     n_test = int(TEST_FRACTION * n)
     if train_offset < 0 or train_size <= 0 or train_offset + train_size > len(pool):
-        raise ValueError(f"train slice [{train_offset}, {train_offset + train_size}) is outside "
+        raise UsageError(f"train slice [{train_offset}, {train_offset + train_size}) is outside "
                          f"the {len(pool)}-molecule training pool")
     return {"train": pool[train_offset:train_offset + train_size].tolist(),
             "valid": perm[POOL + n_test:].tolist(), "test": perm[POOL:POOL + n_test].tolist()}
@@ -112,7 +113,7 @@ def load_qm9(name: str, root: str | os.PathLike | None = None, report: Report | 
     """"qm9-<target>" with target in `QM9_TARGETS` (see module docstring for units and split)."""
     target = name.removeprefix("qm9-")
     if target not in QM9_TARGETS:
-        raise KeyError(f"unknown QM9 target {target!r}; known: {', '.join(QM9_TARGETS)}")
+        raise UnknownNameError(f"unknown QM9 target {target!r}; known: {', '.join(QM9_TARGETS)}")
     report = report if report is not None else Report()
     path = qm9_file(root)
     options = {"train_size": train_size, "train_offset": train_offset, "split_seed": split_seed}

@@ -1,0 +1,79 @@
+"""The pretrained models shipped inside the package: they load from `dnd:NAME` everywhere a
+checkpoint is taken, with weights_only, and the newcomer's path (finetune one, predict) works."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from dnd.data.featurize import smiles_to_graph
+from dnd.models.checkpoint import load_encoder
+from dnd.models.shipped import available, resolve, shipped_dir
+from dnd.models.teacher import load_teacher
+from dnd.models.checkpoint import CheckpointError
+
+
+def _main(*args):
+    from dnd.cli import main
+    return main([str(a) for a in args])
+
+
+def test_shipped_models_are_small_documented_and_plain():
+    models = available()
+    assert {"dmpnn-node-druglike", "dmpnn-graph-druglike", "teacher-druglike"} <= set(models)
+    assert sum(p.stat().st_size for p in models.values()) <= 15e6
+    for name, path in models.items():
+        card = (shipped_dir() / f"{name}.md").read_text(encoding="utf-8")
+        assert card.startswith("# ") and "Licence of the data" in card and "Final losses" in card
+        ckpt = torch.load(path, weights_only=True)  # tensors and plain containers only
+        assert set(ckpt) == {"state_dict", "hyper_parameters"}
+
+
+def test_shipped_students_and_teacher_rebuild_from_dnd_names():
+    b = Batch.from_data_list([smiles_to_graph(s) for s in ("CCO", "c1ccccc1C(=O)O", "CN1CCC1")])
+    for name in ("dmpnn-node-druglike", "dmpnn-graph-druglike"):
+        enc = load_encoder(f"dnd:{name}")
+        assert enc.name == "dmpnn" and enc.hidden_dim == 300 and not enc.training
+        assert enc(b).node.shape == (b.num_nodes, 300)
+    teacher = load_teacher("dnd:teacher-druglike")
+    assert not any(p.requires_grad for p in teacher.parameters())
+    # distilled, not random: the two variants learned different weights from the same init seed
+    a = load_encoder("dnd:dmpnn-node-druglike").state_dict()["message_passing.W_h.weight"]
+    g = load_encoder("dnd:dmpnn-graph-druglike").state_dict()["message_passing.W_h.weight"]
+    assert not torch.equal(a, g)
+
+
+def test_unknown_shipped_name_is_one_clear_error(capsys):
+    with pytest.raises(FileNotFoundError, match="dnd:dmpnn-node-druglike"):
+        resolve("dnd:nope")
+    with pytest.raises(CheckpointError, match="no shipped model"):
+        load_encoder("dnd:nope")
+    assert _main("models", "nope") == 2
+    assert "no shipped model" in capsys.readouterr().err
+
+
+def test_models_command_lists_and_prints_cards(capsys):
+    assert _main("models") == 0
+    out = capsys.readouterr().out
+    assert "dnd:dmpnn-node-druglike" in out and "MB" in out
+    assert _main("models", "dnd:teacher-druglike") == 0
+    assert "TorchMD" in capsys.readouterr().out
+
+
+def test_export_a_shipped_student(tmp_path):
+    assert _main("export", "chemprop", "dnd:dmpnn-node-druglike", "--out", tmp_path / "fm.pt") == 0
+    assert (tmp_path / "fm.pt").stat().st_size > 100_000
+
+
+def test_quickstart_shipped_path_finetunes_and_predicts(tmp_path):
+    from dnd.experiment.config import QuickstartConfig
+    from dnd.experiment.quickstart import DEMO_SMILES, run_quickstart
+    import pandas as pd
+    out = run_quickstart(QuickstartConfig(shipped_epochs=2, pipeline=False), tmp_path)
+    result = out["shipped"]
+    assert result["metric"] == "rmse" and result["test"] < 3.0
+    hp = torch.load(result["checkpoint"], weights_only=True)["hyper_parameters"]
+    assert hp["encoder_name"] == "dmpnn" and hp["readout"] == "norm"
+    preds = pd.read_csv(tmp_path / "shipped" / "predictions.csv")
+    assert len(preds) == len(DEMO_SMILES) and preds["error"].notna().sum() == 1
