@@ -165,6 +165,33 @@ def markdown(summary: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def target_check(summary: pd.DataFrame) -> str:
+    """Issue 12's targets, per OGB task: does chemprop + a D&D foundation beat chemprop's defaults
+    (by mean; beyond the two stds combined) and the paper's best D&D number?"""
+    lines = ["| task | metric | chemprop defaults | best foundation row | better by mean | beyond std sum "
+             "| paper's best D&D | beats it |", "|---|---|---|---|---|---|---|---|"]
+    for task in dict.fromkeys(summary.task):
+        if task in CURATED:
+            continue
+        rows = summary[(summary.task == task) & summary.metric.isin(["rmse", "rocauc"])]
+        base = rows[rows.method == DEFAULTS]
+        found = rows[rows.method.str.contains("foundation")]
+        if base.empty or found.empty:
+            continue
+        higher = rows.metric.iloc[0] == "rocauc"
+        best = found.loc[found["mean"].idxmax() if higher else found["mean"].idxmin()]
+        b = base.iloc[0]
+        diff = (best["mean"] - b["mean"]) * (1 if higher else -1)
+        paper = max(m for _, m, _ in PAPER[task][1:]) if higher else min(m for _, m, _ in PAPER[task][1:])
+        beats_paper = best["mean"] > paper if higher else best["mean"] < paper
+        lines.append(f"| {task} | {b.metric} | {b['mean']:.3f} ± {b['std']:.3f} ({b.n_seeds}) | "
+                     f"{best.method.replace('chemprop + ', '')}: {best['mean']:.3f} ± {best['std']:.3f} "
+                     f"({best.n_seeds}) | {'yes' if diff > 0 else 'no'} | "
+                     f"{'yes' if diff > b['std'] + best['std'] else 'no'} | {paper:.3f} | "
+                     f"{'yes' if beats_paper else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", nargs="+", default=OGB_TASKS + CURATED)
@@ -179,6 +206,7 @@ def main(argv=None) -> int:
                     help="also run `dnd finetune` from this student (repeatable)")
     ap.add_argument("--no-defaults", action="store_true", help="skip the chemprop-defaults row")
     ap.add_argument("--workers", type=int, default=1, help="runs in parallel (one core each)")
+    ap.add_argument("--summary-only", action="store_true", help="rewrite the tables from runs.csv")
     args = ap.parse_args(argv)
 
     out = Path(args.out)
@@ -194,7 +222,8 @@ def main(argv=None) -> int:
     jobs = [{"task": t, "method": m, "seed": s, "foundation": f, "student": c,
              "data_root": args.data_root, "task_cache": args.task_cache,
              "work": str(Path(args.work) / t / m.replace(" ", "_").replace("&", "") / f"seed{s}")}
-            for t in args.tasks for m, f, c in methods for s in args.seeds if (t, m, s) not in done]
+            for t in args.tasks for m, f, c in methods for s in args.seeds
+            if (t, m, s) not in done and not args.summary_only]
     print(f"{len(jobs)} runs to do ({len(done)} already in {runs_csv})", flush=True)
     with ProcessPoolExecutor(args.workers) as pool:
         for row in pool.map(_run, jobs):
@@ -203,8 +232,9 @@ def main(argv=None) -> int:
             runs.to_csv(runs_csv, index=False)  # finished work is never lost
     summary = summarise(runs)
     summary.to_csv(out / "summary.csv", index=False)
-    (out / "summary.md").write_text(markdown(summary))
-    print(markdown(summary))
+    report = markdown(summary) + "\nTargets (issue 12):\n\n" + target_check(summary)
+    (out / "summary.md").write_text(report)
+    print(report)
     return 0
 
 
