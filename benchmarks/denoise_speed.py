@@ -22,8 +22,11 @@ import torch
 from torchmdnet.models.torchmd_et import TorchMD_ET
 
 from dnd.data.loader import make_loader
-from dnd.models.teacher import PRESETS, TeacherConfig
-from dnd.training.denoise import DenoiseModule, load_records, preset, sample_records
+from dnd.data.config import CORPUS_SOURCES, CorpusConfig
+from dnd.data.corpus import load_corpus
+from dnd.models.config import TEACHER_PRESETS, TeacherConfig
+from dnd.training.config import denoise_preset
+from dnd.training.denoise import DenoiseModule
 
 
 class _Batches:
@@ -97,12 +100,12 @@ def time_bare(batches, c: TeacherConfig, device: str, seed: int, sigma: float = 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--source", default="qm9", choices=("qm9", "sdf", "pcqm4mv2", "smiles", "embedded"))
+    p.add_argument("--source", default="qm9", choices=CORPUS_SOURCES)
     p.add_argument("--path", help="data file (e.g. the qm9pack CSV)")
     p.add_argument("--limit", type=int, help="read at most this many molecules")
     p.add_argument("--sample", type=int, default=2000, help="random subset of this many (seeded)")
     p.add_argument("--cache-dir")
-    p.add_argument("--preset", default="cpu-small", choices=tuple(PRESETS))
+    p.add_argument("--preset", default="cpu-small", choices=tuple(TEACHER_PRESETS))
     p.add_argument("--batch-size", type=int, help="default: the preset's")
     p.add_argument("--steps", type=int, default=20, help="timed steps per run")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each run")
@@ -112,9 +115,9 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)
-    cfg = preset(args.preset)
+    cfg = denoise_preset(args.preset)
     batch_size = args.batch_size or cfg.batch_size
-    records = sample_records(load_records(args.source, args.path, args.limit, args.cache_dir), args.sample, 0)
+    records = load_corpus(CorpusConfig(args.source, args.path, args.limit, args.sample, 0, cache_dir=args.cache_dir))
     loader = make_loader(records, batch_size, shuffle=True, seed=0, drop_last=True)
     batches = [b for b, _ in zip(loader, range(args.warmup + args.steps))]
     if len(batches) < args.warmup + args.steps:

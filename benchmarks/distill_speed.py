@@ -23,10 +23,11 @@ from pathlib import Path
 import torch
 
 from dnd.data.loader import make_loader
-from dnd.models.registry import preset_config as encoder_preset
+from dnd.models.registry import encoder_preset
+from dnd.models.config import teacher_preset
 from dnd.models.teacher import Teacher, load_teacher
-from dnd.models.teacher import preset_config as teacher_preset
-from dnd.training.denoise import SOURCES, load_records, sample_records
+from dnd.data.config import CORPUS_SOURCES, CorpusConfig
+from dnd.data.corpus import load_corpus
 from dnd.training.distill import DistillModule
 from dnd.training.teacher_cache import CachedTeacherDataset, TeacherFeatureCache, write_teacher_cache
 
@@ -67,7 +68,7 @@ def main() -> None:
     p.add_argument("--encoder", default="tokengt")
     p.add_argument("--preset", default="cpu-small")
     p.add_argument("--variant", choices=("node", "graph"), default="node")
-    p.add_argument("--source", choices=SOURCES, default="embedded")
+    p.add_argument("--source", choices=CORPUS_SOURCES, default="embedded")
     p.add_argument("--path")
     p.add_argument("--limit", type=int, help="read at most this many molecules (the first ones)")
     p.add_argument("--sample", type=int, default=1024, help="then a seeded random subset of this many")
@@ -85,7 +86,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    records = sample_records(load_records(args.source, args.path, args.limit, args.cache_dir), args.sample, 0)
+    records = load_corpus(CorpusConfig(args.source, args.path, args.limit, args.sample, 0, cache_dir=args.cache_dir))
     teacher = load_teacher(args.teacher) if args.teacher else Teacher(teacher_preset(args.teacher_preset)).freeze()
     module = DistillModule(args.encoder, encoder_preset(args.encoder, args.preset), teacher.hidden_dim,
                            {"variant": args.variant}, {}, teacher=teacher).to(device)

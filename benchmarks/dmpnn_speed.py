@@ -49,8 +49,8 @@ def chemprop_fit(task, batch_size: int, epochs: int, seed: int) -> float:
 
 
 def dnd_fit(task, batch_size: int, epochs: int, seed: int) -> float:
-    from dnd.training.finetune import FinetuneConfig, run_finetune
-    from dnd.training.trainer import TrainerConfig
+    from dnd.training.config import FinetuneConfig, TrainerConfig
+    from dnd.training.finetune import run_finetune
     cfg = FinetuneConfig(encoder="dmpnn", preset="chemprop", readout="norm", batch_size=batch_size,
                          lr=1e-3, warmup_epochs=1,
                          trainer=TrainerConfig(max_epochs=epochs, seed=seed, progress=False,

@@ -27,7 +27,7 @@ from torch import nn
 
 from dnd.data.featurize import FeaturizationError, smiles_to_graph
 from dnd.data.loader import make_loader
-from dnd.models.registry import build_encoder, preset_config
+from dnd.models.registry import build_encoder, encoder_preset
 from dnd.models.tokengt import TokenLayout
 
 MODELS = ("tokengt", "pna", "transformer")
@@ -66,7 +66,7 @@ def run_one(model: str, preset: str, args) -> dict:
     records = graphs(args.smiles, args.molecules)
     batches = [b.to(device) for b in make_loader(records, args.batch_size, shuffle=True, seed=0)]
     if model == "transformer":
-        cfg = preset_config("tokengt", preset)
+        cfg = encoder_preset("tokengt", preset)
         layer = nn.TransformerEncoderLayer(cfg["hidden_dim"], cfg["num_heads"], cfg["ffn_dim"],
                                            dropout=cfg["dropout"], activation="gelu",
                                            batch_first=True, norm_first=True)
@@ -77,7 +77,7 @@ def run_one(model: str, preset: str, args) -> dict:
             inputs.append((torch.randn(*valid.shape, cfg["hidden_dim"], device=device), ~valid))
         step = lambda i: net(inputs[i][0], src_key_padding_mask=inputs[i][1]).square().mean()
     else:
-        net = build_encoder(model, preset_config(model, preset), records=records).to(device)
+        net = build_encoder(model, encoder_preset(model, preset), records=records).to(device)
 
         def step(i):
             out = net(batches[i])

@@ -34,7 +34,7 @@ from ogb.utils import smiles2graph
 from rdkit import rdBase
 
 from dnd.data.featurize import smiles_to_graph
-from dnd.data.paired import load_paired
+from dnd.data.corpus import load_paired
 from dnd.data.report import Report
 from dnd.data.sources import open_text
 

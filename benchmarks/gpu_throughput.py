@@ -35,9 +35,9 @@ from torch_geometric.nn import global_mean_pool
 
 from dnd.data.embedded import qm9_paired, qm9_property_columns
 from dnd.data.loader import make_loader
-from dnd.models.registry import ENCODERS, PRESETS, build_encoder, preset_config
+from dnd.models.registry import ENCODERS, PRESETS, build_encoder, encoder_preset
 from dnd.models.teacher import NoiseHead, Teacher
-from dnd.models.teacher import preset_config as teacher_preset
+from dnd.models.config import teacher_preset
 from dnd.objectives.denoise import denoising_step
 
 # Dense (no sparsity) bf16 tensor-core peaks from the vendors' data sheets, TFLOP/s.
@@ -80,7 +80,7 @@ def teacher_step(preset: str, device: torch.device, seen: dict):
 
 def student_step(name: str, preset: str, records, device: torch.device):
     """(step(batch) -> loss, parameters): encoder, mean pool, linear head, MSE on the gap."""
-    encoder = build_encoder(name, preset_config(name, preset), records).to(device)
+    encoder = build_encoder(name, encoder_preset(name, preset), records).to(device)
     head = torch.nn.Linear(encoder.hidden_dim, 1).to(device)
     target = qm9_property_columns().index("HOMO_LUMO_gap_au")
 

@@ -115,8 +115,9 @@ def run_chemprop(job: dict) -> dict:
 def run_dnd_finetune(job: dict) -> dict:
     """dnd's finetuning recipe from a student checkpoint, one seed."""
     from dnd.data.tasks import load_task
-    from dnd.models.registry import load_encoder
-    from dnd.training.finetune import FinetuneConfig, run_finetune
+    from dnd.models.checkpoint import load_encoder
+    from dnd.training.config import FinetuneConfig
+    from dnd.training.finetune import run_finetune
     task = load_task(job["task"], root=job["data_root"], cache_dir=job["task_cache"])
     encoder = load_encoder(job["student"])
     cfg = FinetuneConfig(init=job["student"], method=job["method"],

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from dnd.models.shipped import shipped_dir
-from dnd.training.checkpoint import load_checkpoint
+from dnd.models.checkpoint import load_checkpoint
 
 KEEP = ("state_dict", "hyper_parameters")
 
@@ -28,7 +28,7 @@ def final_losses(run: Path) -> str:
         return ""
     df = pd.read_csv(log)
     parts = []
-    for key in ("train_loss_epoch", "val_loss"):
+    for key in ("train/loss_epoch", "val/loss", "train_loss_epoch", "val_loss"):  # new keys, then old logs
         if key in df:
             vals = df[key].dropna()
             if len(vals):

@@ -8,9 +8,10 @@ import numpy as np
 import torch
 
 from dnd.data.featurize import smiles_to_graph
-from dnd.data.task import TaskData, TaskSpec
-from dnd.training.finetune import FinetuneConfig, HeadConfig, run_finetune
-from dnd.training.trainer import TrainerConfig
+from dnd.data.tasks.base import TaskData, TaskSpec
+from dnd.models.config import HeadConfig
+from dnd.training.config import FinetuneConfig, TrainerConfig
+from dnd.training.finetune import run_finetune
 
 SMILES = ["CCO", "CCN", "CCC", "CCCC", "CC(C)O", "c1ccccc1", "c1ccncc1", "CC(=O)O", "CCOC", "OCCO",
           "CNC", "C1CCCCC1", "CC#N", "C=CC", "CCCl", "FC(F)F", "c1ccc(O)cc1", "CC(C)(C)C", "NCCN",

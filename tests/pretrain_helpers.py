@@ -9,11 +9,9 @@ import pytest
 import torch
 from conformers import paired_records
 
-from dnd.models.teacher import preset_config
+from dnd.models.config import teacher_preset
+from dnd.training.config import OptimConfig, StudentSpec, TrainerConfig
 from dnd.training.denoise import DenoiseModule
-from dnd.training.optim import OptimConfig
-from dnd.training.pretrain import StudentSpec
-from dnd.training.trainer import TrainerConfig
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -31,7 +29,7 @@ def write_teacher_ckpt(path: Path, seed: int = 0) -> Path:
     """A checkpoint in the exact format `dnd denoise` writes (DenoiseModule's state and hparams),
     with random weights: distillation only needs *a* fixed teacher."""
     torch.manual_seed(seed)
-    module = DenoiseModule(teacher=preset_config("tiny").to_dict(), optim={}, featurizer_version="test")
+    module = DenoiseModule(teacher=teacher_preset("tiny").to_dict(), optim={}, featurizer_version="test")
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, path)
     return path
 

@@ -7,7 +7,7 @@ import torch
 import dnd.analysis.attention as attention
 from dnd.cli import main
 from dnd.data.embedded import qm9_paired
-from dnd.training.denoise import split_records
+from dnd.data.corpus import split_records
 
 
 def test_attention_command_takes_the_seeded_held_out_molecules(tmp_path, monkeypatch):

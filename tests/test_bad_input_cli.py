@@ -15,7 +15,7 @@ import torch
 from pretrain_helpers import write_teacher_ckpt
 
 from dnd.cli import main
-from dnd.models.registry import build_encoder, preset_config
+from dnd.models.registry import build_encoder, encoder_preset
 from finetune_fixtures import SMILES, train_tiny
 
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
@@ -60,7 +60,7 @@ def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     finetuned = train_tiny(root / "ft", epochs=1)["checkpoint"]
     teacher = write_teacher_ckpt(root / "teacher.ckpt")
-    encoder = build_encoder("tokengt", preset_config("tokengt", "tiny"))
+    encoder = build_encoder("tokengt", encoder_preset("tokengt", "tiny"))
     student = root / "student.ckpt"
     torch.save({"state_dict": {f"student.{k}": v for k, v in encoder.state_dict().items()},
                 "hyper_parameters": {"encoder_name": "tokengt", "encoder_config": encoder.config.__dict__}},
@@ -208,7 +208,8 @@ def test_denoise_corpus_with_heavy_element_stops_before_training(tmp_path):
     """Records made without the build-time check (old caches, hand-made Data) are caught before a step."""
     from dnd.data.embedded import qm9_paired
     from dnd.data.report import DataFileError
-    from dnd.training.denoise import preset, run_denoise
+    from dnd.training.config import denoise_preset as preset
+    from dnd.training.denoise import run_denoise
 
     records = qm9_paired(limit=4)
     records[2].z = records[2].z.clone()
@@ -376,12 +377,12 @@ def test_predict_out_is_a_folder(models, molecules, tmp_path, capsys):
 @NO_GPU
 def test_predict_cuda_on_cpu_machine(models, molecules, tmp_path, capsys):
     fails(["predict", "--model", models["finetuned"], "--input", molecules, "--out", tmp_path / "p.csv",
-           "--device", "cuda"], capsys, "--device cuda", "no CUDA")
+           "--accelerator", "cuda"], capsys, "--accelerator cuda", "no CUDA")
 
 
 def test_predict_bad_device_name(models, molecules, tmp_path, capsys):
     fails(["predict", "--model", models["finetuned"], "--input", molecules, "--out", tmp_path / "p.csv",
-           "--device", "gpu0"], capsys, "--device 'gpu0'")
+           "--accelerator", "gpu0"], capsys, "--accelerator 'gpu0'")
 
 
 # ---------------------------------------------------------------------------------- dnd embed
@@ -408,7 +409,7 @@ def test_embed_teacher_as_model(models, molecules, tmp_path, capsys):
 @NO_GPU
 def test_embed_cuda_on_cpu_machine(models, molecules, tmp_path, capsys):
     fails(["embed", "--model", models["student"], "--input", molecules, "--out", tmp_path / "e.npy",
-           "--device", "cuda:0"], capsys, "--device cuda:0")
+           "--accelerator", "cuda:0"], capsys, "--accelerator cuda:0")
 
 
 def test_embed_garbage_sdf(models, tmp_path, capsys):
@@ -477,7 +478,7 @@ def test_run_check_accepts_a_good_config(tmp_path, capsys, monkeypatch):
 # ---------------------------------------------------------------------------------- bugs
 
 def test_a_bug_keeps_its_traceback_and_asks_for_a_report(monkeypatch, capsys):
-    import dnd.inference.predict as predict
+    import dnd.cli.predict as predict
 
     def boom(args):
         raise RuntimeError("internal invariant broken")
@@ -496,10 +497,11 @@ def test_teacher_refuses_a_multi_molecule_batch_without_z_batch():
 
     from dnd.data.embedded import qm9_paired
     from dnd.data.loader import make_loader
-    from dnd.models.teacher import Teacher, atom_batch, preset_config
+    from dnd.models.config import teacher_preset
+    from dnd.models.teacher import Teacher, atom_batch
 
     records = qm9_paired(limit=3)
-    teacher = Teacher(preset_config("tiny"))
+    teacher = Teacher(teacher_preset("tiny"))
     bare = next(iter(DataLoader(records, batch_size=3)))
     with pytest.raises(ValueError, match="batch of 3 molecules has no `z_batch`"):
         teacher(bare)

@@ -17,7 +17,8 @@ from torch_geometric.data import Data
 
 from dnd.data.embedded import qm9_paired
 from dnd.data.loader import make_loader
-from dnd.models.teacher import NoiseHead, Teacher, preset_config
+from dnd.models.config import teacher_preset
+from dnd.models.teacher import NoiseHead, Teacher
 from dnd.objectives.denoise import denoising_loss, denoising_step
 
 SIGMA = 0.04
@@ -34,7 +35,7 @@ def batch():
 
 def tiny_model(seed: int = 0) -> tuple[Teacher, NoiseHead]:
     torch.manual_seed(seed)
-    teacher = Teacher(preset_config("tiny"))
+    teacher = Teacher(teacher_preset("tiny"))
     return teacher, NoiseHead(teacher.hidden_dim)
 
 

@@ -15,7 +15,7 @@ import torch
 from pretrain_helpers import records, write_teacher_ckpt
 
 from dnd.models.teacher import load_teacher
-from dnd.training.checkpoint import load_checkpoint
+from dnd.models.checkpoint import load_checkpoint
 from dnd.training.teacher_cache import ensure_teacher_cache
 
 SRC = Path(__file__).resolve().parents[1] / "src"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dnd.data import embedded, paired
-from dnd.data.paired import load_paired
+from dnd.data import builder, embedded
+from dnd.data.corpus import load_paired
 from dnd.data.report import BadRecordError, Report
 
 
@@ -40,7 +40,7 @@ def test_cache_reused_then_invalidated_by_changed_source(tmp_path, small_sdf, mo
     def no_processing(*a, **k):
         raise AssertionError("cache was not used")
 
-    monkeypatch.setattr(paired, "_process", no_processing)
+    monkeypatch.setattr(builder, "build_records", no_processing)
     report = Report()
     second = load_paired("sdf", small_sdf, cache_dir=cache_dir, report=report)
     _records_equal(first, second)

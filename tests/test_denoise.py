@@ -9,12 +9,14 @@ import torch
 
 from conformers import paired_records
 from dnd.data.loader import make_loader
-from dnd.models.teacher import NoiseHead, Teacher, featurizer_version, load_teacher, preset_config
+from dnd.models.config import teacher_preset
+from dnd.models.teacher import NoiseHead, Teacher, featurizer_version, load_teacher
 from dnd.objectives.denoise import denoising_loss, denoising_step, perturb
-from dnd.training.checkpoint import CheckpointError
-from dnd.training.denoise import (PAPER_LR_FLOOR, PAPER_PEAK_LR, DenoiseModule, add_arguments,
-                                  config_from_args, preset, run_denoise, sample_records,
-                                  split_records)
+from dnd.models.checkpoint import CheckpointError
+from dnd.cli.denoise import add_arguments, config_from_args
+from dnd.data.corpus import sample_records, split_records
+from dnd.training.config import PAPER_LR_FLOOR, PAPER_PEAK_LR, denoise_preset
+from dnd.training.denoise import DenoiseModule, run_denoise
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def test_step_target_is_the_noise_the_teacher_saw(batch):
             return super().forward(b, pos)
 
     torch.manual_seed(0)
-    teacher = Spy(preset_config("tiny"))
+    teacher = Spy(teacher_preset("tiny"))
     head = NoiseHead(teacher.hidden_dim)
     loss, pred, eps = denoising_step(teacher, head, batch, 0.1, torch.Generator().manual_seed(3))
     torch.testing.assert_close(eps, (seen["pos"] - batch.pos) / 0.1, rtol=1e-4, atol=1e-4)
@@ -64,7 +66,7 @@ def test_overfitting_a_tiny_set_halves_the_loss(records):
     (rigid-body parts of eps cannot be predicted), which the real runs document instead."""
     batch = next(iter(make_loader(records[:4], batch_size=4)))
     torch.manual_seed(0)
-    teacher = Teacher(preset_config("tiny"))
+    teacher = Teacher(teacher_preset("tiny"))
     head = NoiseHead(teacher.hidden_dim)
     opt = torch.optim.AdamW([*teacher.parameters(), *head.parameters()], lr=5e-3)
     gen = torch.Generator()
@@ -97,7 +99,7 @@ def test_sample_is_seeded_subset(records):
 
 
 def _tiny_config(tmp_max_steps: int):
-    cfg = preset("tiny")
+    cfg = denoise_preset("tiny")
     cfg.trainer.max_steps = tmp_max_steps
     cfg.trainer.max_epochs = 100
     cfg.trainer.progress = False
@@ -120,11 +122,11 @@ def test_run_writes_logs_and_checkpoints(run_dir):
     assert ckpt == out / "checkpoints" / "last.ckpt" and ckpt.is_file()
     assert (out / "checkpoints" / "step4.ckpt").is_file()
     metrics = pd.read_csv(out / "logs" / "metrics.csv")
-    assert metrics["train_loss_step"].notna().sum() == 5
-    assert metrics["val_loss"].notna().any()
+    assert metrics["train/loss_step"].notna().sum() == 5
+    assert metrics["val/loss"].notna().any()
     saved = torch.load(ckpt, map_location="cpu", weights_only=True)
     assert saved["global_step"] == 5
-    assert saved["hyper_parameters"]["teacher"] == preset_config("tiny").to_dict()
+    assert saved["hyper_parameters"]["teacher"] == teacher_preset("tiny").to_dict()
     assert isinstance(saved["hyper_parameters"]["featurizer_version"], str)
     assert "noise_rng_state" in saved
 
@@ -133,7 +135,7 @@ def test_resume_continues_from_last_checkpoint(run_dir, records):
     out, _ = run_dir
     def train_losses():
         m = pd.read_csv(out / "logs" / "metrics.csv")
-        return m.loc[m["train_loss_step"].notna()].set_index("step")["train_loss_step"]
+        return m.loc[m["train/loss_step"].notna()].set_index("step")["train/loss_step"]
 
     before = train_losses()
     cfg = _tiny_config(8)
@@ -148,7 +150,7 @@ def test_resume_continues_from_last_checkpoint(run_dir, records):
 
 def test_checkpoint_round_trip_gives_identical_outputs(records, batch, tmp_path):
     torch.manual_seed(0)
-    module = DenoiseModule(teacher=preset_config("tiny").to_dict(), optim={"lr": 1e-3},
+    module = DenoiseModule(teacher=teacher_preset("tiny").to_dict(), optim={"lr": 1e-3},
                            featurizer_version=featurizer_version())
     trainer = L.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False)
@@ -187,13 +189,14 @@ def test_cli_preset_and_overrides():
     cfg = config_from_args(parser.parse_args(["--out", "x", "--preset", "tiny", "--epochs", "7", "--sigma", "0.1",
                                               "--hidden-channels", "48", "--lr", "2e-3"]))
     assert (cfg.trainer.max_epochs, cfg.sigma, cfg.teacher.hidden_channels, cfg.optim.lr) == (7, 0.1, 48, 2e-3)
-    assert cfg.teacher.num_layers == preset_config("tiny").num_layers
+    assert cfg.teacher.num_layers == teacher_preset("tiny").num_layers
 
 
 def test_resumed_run_keeps_its_csv_history(tmp_path):
     """Lightning's CSV logger deletes metrics.csv on restart; ours continues it, and a fresh run
     in a used folder sets the old log aside instead of deleting it."""
-    from dnd.training.trainer import TrainerConfig, build_trainer
+    from dnd.training.config import TrainerConfig
+    from dnd.training.trainer import build_trainer
 
     out = tmp_path / "run"
     logs = out / "logs"

@@ -13,16 +13,19 @@ from torch import nn
 
 from dnd.cli import main as cli_main
 from dnd.data.loader import make_loader
-from dnd.models.registry import load_encoder, preset_config
+from dnd.models.checkpoint import load_encoder
+from dnd.models.registry import encoder_preset
 from dnd.models.teacher import load_teacher
-from dnd.objectives.distill import DistillConfig, teacher_targets
-from dnd.training.checkpoint import load_checkpoint
-from dnd.training.distill import DistillModule, DistillRunConfig, run_distill
-from dnd.training.pretrain import PretrainConfig, fit_student
+from dnd.objectives.config import DistillObjective
+from dnd.objectives.distill import teacher_targets
+from dnd.models.checkpoint import load_checkpoint
+from dnd.training.config import DistillRunConfig, PretrainConfig
+from dnd.training.distill import DistillModule, run_distill
+from dnd.training.pretrain import fit_student
 from dnd.training.teacher_cache import (CachedTeacherDataset, TeacherFeatureCache, ensure_teacher_cache,
                                         teacher_fingerprint)
 
-VARIANTS = [DistillConfig("node"), DistillConfig("graph", "all"), DistillConfig("graph", "heavy")]
+VARIANTS = [DistillObjective("node"), DistillObjective("graph", "all"), DistillObjective("graph", "heavy")]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +65,7 @@ def with_oracle(recs, teacher):
 
 
 def tiny_student() -> dict:
-    return preset_config("tokengt", "tiny")
+    return encoder_preset("tokengt", "tiny")
 
 
 def oracle_module(teacher) -> DistillModule:
@@ -81,10 +84,10 @@ def test_oracle_student_scores_zero_and_atom_shuffle_breaks_it(recs, teacher):
     distill = oracle_module(teacher)
     loader = make_loader(oracle, 5)
     # exact atom-by-atom targets: zero loss for NODE, and for GRAPH when the teacher pools graph atoms
-    assert batch_losses(distill, loader, DistillConfig("node")).max() < 1e-10
-    assert batch_losses(distill, loader, DistillConfig("graph", "heavy")).max() < 1e-10
+    assert batch_losses(distill, loader, DistillObjective("node")).max() < 1e-10
+    assert batch_losses(distill, loader, DistillObjective("graph", "heavy")).max() < 1e-10
     # the paper's GRAPH target averages hydrogens too, which the oracle does not see
-    all_pool = batch_losses(distill, loader, DistillConfig("graph", "all"))
+    all_pool = batch_losses(distill, loader, DistillObjective("graph", "all"))
     assert all_pool.min() > 1e-4
 
     # same molecules, conformer atoms listed in another order (z, pos, atom_is_node together):
@@ -97,9 +100,9 @@ def test_oracle_student_scores_zero_and_atom_shuffle_breaks_it(recs, teacher):
         r.z, r.pos, r.atom_is_node = r.z[perm], r.pos[perm], r.atom_is_node[perm]
         shuffled.append(r)
     loader = make_loader(shuffled, 5)
-    assert batch_losses(distill, loader, DistillConfig("node")).min() > 1e-3
+    assert batch_losses(distill, loader, DistillObjective("node")).min() > 1e-3
     # a permutation-invariant target is, correctly, unaffected
-    torch.testing.assert_close(batch_losses(distill, loader, DistillConfig("graph", "all")), all_pool,
+    torch.testing.assert_close(batch_losses(distill, loader, DistillObjective("graph", "all")), all_pool,
                                rtol=1e-4, atol=1e-6)
 
 
@@ -182,7 +185,7 @@ def test_run_distill_checkpoints_and_resume(recs, teacher_ckpt, tmp_path):
     resumed = load_checkpoint(out / "checkpoints" / "last.ckpt")
     assert resumed["global_step"] == 2 * 3  # 9 training molecules in batches of 4, two epochs
     log = pd.read_csv(out / "logs" / "metrics.csv")  # the resumed run continues the same log
-    assert sorted(log.dropna(subset=["val_loss"])["epoch"].astype(int).tolist()) == [0, 1]
+    assert sorted(log.dropna(subset=["val/loss"])["epoch"].astype(int).tolist()) == [0, 1]
 
 
 def test_distill_cli_on_real_qm9_sdf(shared_file, teacher_ckpt, tmp_path):
@@ -194,5 +197,5 @@ def test_distill_cli_on_real_qm9_sdf(shared_file, teacher_ckpt, tmp_path):
                      "--devices", "1", "--val-fraction", "0.25"])
     assert code == 0
     log = pd.read_csv(out / "logs" / "metrics.csv")
-    assert log["train_loss_epoch"].notna().any() and log["val_loss"].notna().any()
+    assert log["train/loss_epoch"].notna().any() and log["val/loss"].notna().any()
     assert load_encoder(out / "student.ckpt").hidden_dim == 32

@@ -23,10 +23,10 @@ from rdkit.Chem import AllChem
 
 from dnd.data.embedded import QM9_FILE, embedded_dir, qm9_paired
 from dnd.data.loader import make_loader
-from dnd.data.paired import load_paired
-from dnd.models.registry import preset_config
+from dnd.data.corpus import load_paired
+from dnd.models.registry import encoder_preset
 from dnd.models.teacher import load_teacher
-from dnd.objectives.distill import DistillConfig
+from dnd.objectives.config import DistillObjective
 from dnd.training.distill import DistillModule
 
 N = 40   # gdb1k record 32 has a stereo-defining hydrogen
@@ -135,13 +135,13 @@ def test_oracle_from_the_source_file_scores_zero(source, hydrogens, shared_file,
     records, raw = _source(source, shared_file, tmp_path, hydrogens)
     assert len(records) >= len(raw) - 3                    # a few unreadable records are skipped
     oracle = _with_oracle(records, raw, teacher)
-    module = DistillModule("tokengt", preset_config("tokengt", "tiny"), teacher.hidden_dim, {}, {},
+    module = DistillModule("tokengt", encoder_preset("tokengt", "tiny"), teacher.hidden_dim, {}, {},
                            teacher=teacher)
     module.student = OracleStudent()
-    for cfg in (DistillConfig("node"), DistillConfig("graph", "heavy")):
+    for cfg in (DistillObjective("node"), DistillObjective("graph", "heavy")):
         module.objective = cfg
         losses = [float(module.compute_loss(b)["loss"]) for b in make_loader(oracle, 6)]
         assert max(losses) < 1e-10, (source, cfg, losses)
     if hydrogens == "none":      # the teacher saw heavy atoms only: both GRAPH pools coincide
-        module.objective = DistillConfig("graph", "all")
+        module.objective = DistillObjective("graph", "all")
         assert max(float(module.compute_loss(b)["loss"]) for b in make_loader(oracle, 6)) < 1e-10

@@ -19,10 +19,11 @@ from rdkit import Chem
 from torch_geometric.data import Batch
 
 from dnd.data.featurize import smiles_to_graph
-from dnd.data.paired import load_paired
+from dnd.data.corpus import load_paired
 from dnd.models.dmpnn import reverse_edges
 from dnd.models.readout import Readout
-from dnd.models.registry import build_encoder, load_encoder, preset_config
+from dnd.models.checkpoint import load_encoder
+from dnd.models.registry import build_encoder, encoder_preset
 from encoder_graphs import ESOL_SMILES
 from pretrain_helpers import fast_settings, records, write_teacher_ckpt  # noqa: F401 (fixture)
 
@@ -52,7 +53,7 @@ def esol_smiles(request):
 def test_dmpnn_is_chemprop_on_chemprops_own_batch(esol_smiles):
     torch.manual_seed(0)
     smiles = esol_smiles + ODD
-    enc = build_encoder("dmpnn", preset_config("dmpnn", "chemprop")).eval()
+    enc = build_encoder("dmpnn", encoder_preset("dmpnn", "chemprop")).eval()
     ours = enc(Batch.from_data_list([smiles_to_graph(s) for s in smiles])).node
     ref = chemprop_reference(smiles)
     assert torch.equal(ours, enc.message_passing(ref))  # same features, same edges, same module
@@ -67,12 +68,12 @@ def test_reverse_edges_requires_bond_pairs():
     b = Batch.from_data_list([smiles_to_graph("CCO")])
     del b.cp_x
     with pytest.raises(ValueError, match="chemprop features"):
-        build_encoder("dmpnn", preset_config("dmpnn", "tiny"))(b)
+        build_encoder("dmpnn", encoder_preset("dmpnn", "tiny"))(b)
 
 
 def test_norm_readout_is_chemprops_aggregation(esol_smiles):
     from chemprop.nn import NormAggregation
-    enc = build_encoder("dmpnn", preset_config("dmpnn", "tiny")).eval()
+    enc = build_encoder("dmpnn", encoder_preset("dmpnn", "tiny")).eval()
     b = Batch.from_data_list([smiles_to_graph(s) for s in esol_smiles[:8]])
     out = enc(b)
     torch.testing.assert_close(Readout("norm")(out, b), NormAggregation()(out.node, b.batch))
@@ -81,7 +82,7 @@ def test_norm_readout_is_chemprops_aggregation(esol_smiles):
 
 
 def test_layer_groups_cover_every_parameter_once():
-    enc = build_encoder("dmpnn", preset_config("dmpnn", "chemprop"))
+    enc = build_encoder("dmpnn", encoder_preset("dmpnn", "chemprop"))
     flat = [id(p) for g in enc.layer_groups() for p in g]
     assert len(flat) == len(set(flat)) == len(list(enc.parameters()))
 
@@ -113,7 +114,7 @@ def _check_student_rows(recs, teacher_ckpt) -> None:
     from dnd.data.loader import make_loader
     from dnd.models.teacher import load_teacher
     teacher = load_teacher(teacher_ckpt)
-    student = build_encoder("dmpnn", preset_config("dmpnn", "tiny")).eval()
+    student = build_encoder("dmpnn", encoder_preset("dmpnn", "tiny")).eval()
     batch = next(iter(make_loader(recs, len(recs))))
     with torch.no_grad():
         t = teacher.encode(batch)[batch.atom_is_node]
@@ -184,28 +185,27 @@ def test_largest_fragment_kept_and_fragments_no_longer_overlap(tmp_path):
 @pytest.mark.parametrize("variant", ["node", "graph"])
 def test_distill_into_dmpnn_lowers_the_loss(variant, tmp_path):
     import pandas as pd
-    from dnd.training.distill import DistillRunConfig, run_distill
-    from dnd.training.pretrain import StudentSpec
+    from dnd.training.config import DistillRunConfig, OptimConfig, StudentSpec
+    from dnd.training.distill import run_distill
     teacher = write_teacher_ckpt(tmp_path / "t.ckpt")
-    from dnd.training.optim import OptimConfig
     settings = fast_settings(epochs=10)
     settings["student"] = StudentSpec("dmpnn", "tiny", {})
     settings["optim"] = OptimConfig(lr=1e-2, warmup_steps=0)
-    from dnd.objectives.distill import DistillConfig
-    cfg = DistillRunConfig(**settings, objective=DistillConfig(variant=variant), cached=True)
+    from dnd.objectives.config import DistillObjective
+    cfg = DistillRunConfig(**settings, objective=DistillObjective(variant=variant), cached=True)
     ckpt = run_distill(cfg, records(), teacher, tmp_path / "run")
     log = pd.read_csv(tmp_path / "run" / "logs" / "metrics.csv")
-    train = log.dropna(subset=["train_loss_epoch"])["train_loss_epoch"].tolist()
+    train = log.dropna(subset=["train/loss_epoch"])["train/loss_epoch"].tolist()
     assert train[-1] < 0.8 * train[0]
     assert load_encoder(ckpt).name == "dmpnn"
 
 
 def test_finetune_and_predict_with_dmpnn(tmp_path):
-    from dnd.training.finetune import load_finetuned, predict_records
+    from dnd.models.property import load_property_model, predict_records
     from finetune_fixtures import regression_task, train_tiny
     task = regression_task()
     result = train_tiny(tmp_path, task, epochs=3, encoder="dmpnn", readout="norm")
-    model = load_finetuned(result["checkpoint"])
+    model = load_property_model(result["checkpoint"])
     preds = predict_records(model, task.test)
     assert preds.shape == (len(task.test), 1) and np.isfinite(preds).all()
 
@@ -214,7 +214,7 @@ def test_finetune_and_predict_with_dmpnn(tmp_path):
 
 def _tiny_student(tmp_path, name="dmpnn") -> Path:
     torch.manual_seed(1)
-    enc = build_encoder(name, preset_config(name, "tiny"))
+    enc = build_encoder(name, encoder_preset(name, "tiny"))
     from dnd.models.registry import encoder_config_dict
     enc_name, config = encoder_config_dict(enc)
     path = tmp_path / f"{name}.ckpt"
@@ -266,5 +266,5 @@ def test_chemprop_train_from_foundation_starts_from_our_weights(tmp_path, esol_s
         assert torch.equal(mp[k], ours[k]), k
     from chemprop.models import MPNN
     assert type(MPNN.load_from_file(tmp_path / "cp" / "model_0" / "best.pt").agg).__name__ == "NormAggregation"
-    fresh = build_encoder("dmpnn", preset_config("dmpnn", "tiny")).message_passing.state_dict()
+    fresh = build_encoder("dmpnn", encoder_preset("dmpnn", "tiny")).message_passing.state_dict()
     assert not torch.equal(fresh["W_i.weight"], mp["W_i.weight"])  # not chemprop's own init

@@ -8,11 +8,13 @@ import torch
 from torch import nn
 
 from dnd.evaluation import evaluate
-from dnd.models.registry import preset_config
-from dnd.training.checkpoint import hparams, load_checkpoint
-from dnd.training.finetune import (FinetuneModule, add_arguments, config_from_args, layer_decay_groups,
-                                   load_finetuned, masked_loss, predict_records, run_seeds,
-                                   subsample_train, summarize, training_spec, write_summary)
+from dnd.models.registry import encoder_preset
+from dnd.models.checkpoint import hparams, load_checkpoint
+from dnd.cli.finetune import add_arguments, config_from_args
+from dnd.evaluation.summary import summarize, write_summary
+from dnd.models.property import load_property_model, predict_records
+from dnd.training.finetune import FinetuneModule, masked_loss, run_seeds, subsample_train, training_spec
+from dnd.training.optim import layer_decay_groups
 from dnd.data.loader import make_loader
 from finetune_fixtures import classification_task, regression_task, tiny_config, train_tiny
 
@@ -57,7 +59,7 @@ def test_layer_decay_refuses_encoder_parameters_outside_groups():
 def test_optimizer_of_finetune_module_uses_table5c_decay_on_real_tokengt():
     task = regression_task()
     spec = training_spec(task, True)
-    cfg = preset_config("tokengt", "tiny")  # 2 layers -> 3 groups
+    cfg = encoder_preset("tokengt", "tiny")  # 2 layers -> 3 groups
     model = FinetuneModule("tokengt", cfg, "vn", {"hidden_dim": 0, "num_layers": 2, "dropout": 0.0},
                            spec.to_dict(), {"lr": 5e-4, "weight_decay": 0.05})
     groups = layer_decay_groups(model.encoder, [model.readout, model.head], 5e-4, 0.65)
@@ -96,7 +98,7 @@ def test_standardisation_fitted_on_train_and_undone_in_outputs():
     ys = task.labels("train")[:, 0]
     assert spec.standardize and spec.mean[0] == pytest.approx(ys.mean()) and spec.std[0] == pytest.approx(ys.std())
     assert training_spec(task, False).standardize is False
-    model = FinetuneModule("tokengt", preset_config("tokengt", "tiny"), "mp",
+    model = FinetuneModule("tokengt", encoder_preset("tokengt", "tiny"), "mp",
                            {"hidden_dim": 0, "num_layers": 1, "dropout": 0.0}, spec.to_dict(), {"lr": 1e-3})
     z = torch.tensor([[0.0], [1.0], [-2.0]])
     assert model.to_units(z)[:, 0].tolist() == pytest.approx([spec.mean[0], spec.mean[0] + spec.std[0],
@@ -140,14 +142,16 @@ def test_run_finetune_reports_best_epoch_scores_from_reloaded_checkpoint(regress
     task, result, out = regression_run
     assert result["n_train"] == 18 and result["metric"] == "mae" and result["method"] == "RandInit"
     assert json.loads((out / "metrics.json").read_text())["test"] == pytest.approx(result["test"])
+    settings = json.loads((out / "finetune_config.json").read_text())
+    assert settings["train_fraction"] == 0.75 and settings["n_train"] == 18 and settings["task"]["metric"] == "mae"
     ckpt = load_checkpoint(result["checkpoint"])  # weights_only load: hparams are plain
     hp = hparams(ckpt)
     assert hp["encoder_name"] == "tokengt" and hp["task"]["standardize"] and hp["readout"] == "mp"
-    model = load_finetuned(result["checkpoint"])
+    model = load_property_model(result["checkpoint"])
     preds = predict_records(model, task.test)
     assert evaluate(model.spec, task.labels("test"), preds)["mae"] == pytest.approx(result["test"])
     # reloading gives the same numbers again, in original units (targets ~ 50..150, not z-scores)
-    again = predict_records(load_finetuned(result["checkpoint"]), task.test)
+    again = predict_records(load_property_model(result["checkpoint"]), task.test)
     np.testing.assert_allclose(preds, again, rtol=0, atol=0)
     assert np.all(np.abs(preds - model.spec.mean[0]) < 5 * model.spec.std[0])
     # the optimiser really ran with the decayed groups: 18 molecules / batch 8 = 3 steps per epoch,
@@ -180,7 +184,7 @@ def test_classification_with_missing_labels_trains_and_summarises(tmp_path):
 
 def test_init_from_student_checkpoint_loads_its_weights_and_names_the_method(tmp_path):
     from dnd.models.registry import build_encoder, encoder_config_dict
-    student = build_encoder("tokengt", preset_config("tokengt", "tiny"))
+    student = build_encoder("tokengt", encoder_preset("tokengt", "tiny"))
     for p in student.parameters():
         torch.nn.init.normal_(p, std=0.3)  # clearly not a fresh initialisation
     name, config = encoder_config_dict(student)
@@ -190,7 +194,7 @@ def test_init_from_student_checkpoint_loads_its_weights_and_names_the_method(tmp
                                      "objective": {"variant": "node"}}}, path)
     result = train_tiny(tmp_path / "ft", epochs=1, init=str(path), lr=0.0)  # lr 0: weights stay put
     assert result["method"] == "D&D-NODE"
-    finetuned = load_finetuned(result["checkpoint"]).encoder.state_dict()
+    finetuned = load_property_model(result["checkpoint"]).encoder.state_dict()
     for k, v in student.state_dict().items():
         torch.testing.assert_close(finetuned[k], v)
 

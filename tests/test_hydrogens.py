@@ -11,10 +11,10 @@ import torch
 from rdkit import Chem
 from rdkit.Chem import AllChem
 
+from dnd.cli.common import add_corpus_arguments, corpus_config_from_args
+from dnd.data.corpus import load_corpus, load_paired
 from dnd.data.embedded import qm9_paired
-from dnd.data.paired import load_paired
-from dnd.pipeline import load_config, load_corpus
-from dnd.training.denoise import add_corpus_arguments, records_from_args
+from dnd.experiment.config import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)N"]
@@ -102,6 +102,10 @@ def test_unknown_hydrogens_setting_is_named(tmp_path):
     _write_heavy_sdf(path)
     with pytest.raises(ValueError, match="unknown hydrogens setting 'some'.*none, dft, rdkit"):
         load_paired("sdf", path, hydrogens="some", workers=1)
+
+
+def records_from_args(args):
+    return load_corpus(corpus_config_from_args(args))
 
 
 def _corpus_args(argv):

@@ -10,11 +10,12 @@ import torch
 import torch.nn.functional as F
 from pretrain_helpers import fast_settings, records, single_thread, write_teacher_ckpt  # noqa: F401
 
-from dnd.models.registry import load_encoder
-from dnd.objectives.infomax import InfomaxConfig, ProjectionHead, contrastive_accuracy, nt_xent
-from dnd.training.checkpoint import load_checkpoint, submodule_state
-from dnd.training.infomax import InfomaxRunConfig, run_infomax
-from dnd.training.optim import OptimConfig
+from dnd.models.checkpoint import load_encoder
+from dnd.objectives.config import InfomaxObjective
+from dnd.objectives.infomax import ProjectionHead, contrastive_accuracy, nt_xent
+from dnd.models.checkpoint import load_checkpoint, submodule_state
+from dnd.training.config import InfomaxRunConfig, OptimConfig
+from dnd.training.infomax import run_infomax
 
 # three molecules, 2-d embeddings chosen so that every cosine is 0, 1/sqrt(2) or 1
 Z2D = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
@@ -73,17 +74,17 @@ def test_projection_head_shapes():
     assert head(x, index, 3).shape == (3, 6)
     assert head.mlp[0].in_features == 12 and isinstance(head.mlp[1], torch.nn.BatchNorm1d)
     with pytest.raises(ValueError):
-        InfomaxConfig(readout_aggregators=["median"])
+        InfomaxObjective(readout_aggregators=["median"])
 
 
 def test_infomax_run_trains_jointly_and_saves_student(tmp_path):
     recs = records()
     cfg = InfomaxRunConfig(**fast_settings(epochs=6) | {"optim": OptimConfig(lr=3e-3)},
-                           net3d_preset="tiny", objective=InfomaxConfig(tau=0.1, metric_dim=16))
+                           net3d_preset="tiny", objective=InfomaxObjective(tau=0.1, metric_dim=16))
     cfg.batch_size = 3
     student_ckpt = run_infomax(cfg, recs, tmp_path / "run")
     log = pd.read_csv(tmp_path / "run" / "logs" / "metrics.csv")
-    train = log.dropna(subset=["train_loss_epoch"])["train_loss_epoch"].tolist()
+    train = log.dropna(subset=["train/loss_epoch"])["train/loss_epoch"].tolist()
     assert train[-1] < train[0]  # both networks learn to pair the views
     assert load_encoder(student_ckpt).hidden_dim == 32
     student = load_checkpoint(student_ckpt)

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from dnd.data.task import TaskSpec
+from dnd.data.tasks.base import TaskSpec
 from dnd.evaluation import evaluate, higher_is_better
 from dnd.evaluation.metrics import is_ogb_task
 

@@ -15,7 +15,8 @@ from rdkit.Chem import AllChem
 
 from dnd.data.featurize import smiles_to_graph
 from dnd.data.loader import make_loader
-from dnd.data.paired import load_paired, paired_arrays
+from dnd.data.corpus import load_paired
+from dnd.data.paired import paired_arrays
 from dnd.data.report import BadRecordError, DataFileError, RecordError, Report
 
 QM9 = "qm9/qm9pack_qm9_coords_props.csv.xz"

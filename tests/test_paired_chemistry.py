@@ -16,7 +16,7 @@ from rdkit.Chem import AllChem
 
 from dnd.data.embedded import QM9_FILE, embedded_dir, qm9_paired
 from dnd.data.featurize import smiles_to_graph
-from dnd.data.paired import load_paired
+from dnd.data.corpus import load_paired
 
 N = 150
 # Å windows per (element pair, OGB bond type 0 single / 1 double / 2 triple / 3 aromatic), wide

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from dnd.cli import main
-from dnd.pipeline import (ExperimentConfig, _stage_configs, apply_overrides, finetune_jobs, load_config,
-                          run_experiment)
+from dnd.experiment.config import ExperimentConfig, apply_overrides, load_config
+from dnd.experiment.run import finetune_jobs, run_experiment
+from dnd.experiment.stages import stage_configs
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 
@@ -17,7 +18,7 @@ CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"
 def test_config_parses_and_plans(path, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("DND_DATA", str(tmp_path))
     cfg = load_config(path)
-    denoise, distill, infomax, finetune = _stage_configs(cfg)
+    denoise, distill, infomax, finetune = stage_configs(cfg)
     assert cfg.name == path.stem
     assert distill.student.encoder == finetune.encoder
     jobs = finetune_jobs(cfg, {"randinit": None, "infomax": Path("i"), "dnd-graph": Path("g"), "dnd-node": Path("n")})
@@ -32,7 +33,7 @@ def test_config_parses_and_plans(path, monkeypatch, tmp_path, capsys):
 
 def test_unknown_setting_is_named():
     with pytest.raises(ValueError, match="finetune.*'learning_rate'"):
-        _stage_configs(ExperimentConfig(name="x", finetune={"learning_rate": 1.0}))
+        stage_configs(ExperimentConfig(name="x", finetune={"learning_rate": 1.0}))
     with pytest.raises(ValueError, match="unknown method"):
         ExperimentConfig(name="x", methods=["dnd-edge"])
     base = ExperimentConfig(name="x")

@@ -5,7 +5,7 @@ import torch
 from torch_geometric.data import Data
 
 from dnd.models.pna import PNA, PNAConfig, degree_histogram
-from dnd.models.registry import preset_config
+from dnd.models.registry import encoder_preset
 from encoder_graphs import ESOL_SMILES, batch_of, esol_graphs, relabel
 
 
@@ -33,7 +33,7 @@ def test_degree_histogram_of_known_graphs():
 
 
 def test_paper_preset_follows_3dinfomax_qm9():
-    cfg = PNAConfig(**{**preset_config("pna", "paper"), "deg": [0, 1]})
+    cfg = PNAConfig(**{**encoder_preset("pna", "paper"), "deg": [0, 1]})
     assert (cfg.hidden_dim, cfg.num_layers, cfg.pre_layers, cfg.post_layers) == (200, 7, 2, 1)
     assert cfg.aggregators == ["mean", "max", "min", "std"]
     assert cfg.scalers == ["identity", "amplification", "attenuation"]

@@ -7,7 +7,7 @@ from dnd.cli import main
 from dnd.data.featurize import smiles_to_graph
 from dnd.inference.embed import embed_file
 from dnd.inference.inputs import read_molecules
-from dnd.training.finetune import load_finetuned, predict_records
+from dnd.models.property import load_property_model, predict_records
 from finetune_fixtures import train_tiny
 
 BAD = ["not_a_smiles", "", "C1CC", "[*]CC"]  # unparsable, empty, unclosed ring, OGB-unencodable dummy atom
@@ -38,7 +38,7 @@ def test_predict_keeps_order_flags_bad_rows_and_matches_model(ckpt, molecules_cs
     bad = table["SMILES"].isin(BAD).to_numpy()
     assert (table.loc[bad, "error"] != "").all() and (table.loc[~bad, "error"] == "").all()
     assert (table.loc[bad, "pred_size"] == "").all()
-    model = load_finetuned(ckpt)
+    model = load_property_model(ckpt)
     good = [s for s in rows if s not in BAD]
     expected = predict_records(model, [smiles_to_graph(s) for s in good])[:, 0]
     np.testing.assert_allclose(table.loc[~bad, "pred_size"].astype(float), expected, rtol=1e-5)
@@ -61,7 +61,7 @@ def test_predict_reads_sdf_including_unreadable_records(ckpt, tmp_path):
     table = pd.read_csv(out, keep_default_na=False)
     assert table["record"].tolist() == [0, 1, 2] and table["name"].tolist() == ["CCO", "", "c1ccccc1"]
     assert table["error"].tolist()[1] != "" and table["error"].tolist()[0] == table["error"].tolist()[2] == ""
-    expected = predict_records(load_finetuned(ckpt), [smiles_to_graph("CCO"), smiles_to_graph("c1ccccc1")])[:, 0]
+    expected = predict_records(load_property_model(ckpt), [smiles_to_graph("CCO"), smiles_to_graph("c1ccccc1")])[:, 0]
     np.testing.assert_allclose(table["pred_size"].iloc[[0, 2]].astype(float), expected, rtol=1e-5)
 
 

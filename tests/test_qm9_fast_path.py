@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dnd.data.paired import load_paired
+from dnd.data.corpus import load_paired
 from dnd.data.report import RecordError, Report
 from dnd.data.sources import qm9
 

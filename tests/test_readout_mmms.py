@@ -9,8 +9,8 @@ from dnd.data.featurize import smiles_to_graph
 from dnd.data.loader import make_loader
 from dnd.models.encoder import EncoderOutput
 from dnd.models.readout import Readout
-from dnd.pipeline import load_config
-from dnd.training.finetune import load_finetuned, predict_records
+from dnd.experiment.config import load_config
+from dnd.models.property import load_property_model, predict_records
 from finetune_fixtures import regression_task, train_tiny
 
 
@@ -28,7 +28,7 @@ def test_mmms_is_min_max_mean_sum_per_graph():
 def test_pna_finetunes_with_mmms_and_reloads(tmp_path):
     task = regression_task()
     result = train_tiny(tmp_path, task, epochs=1, encoder="pna", readout="mmms")
-    model = load_finetuned(result["checkpoint"])
+    model = load_property_model(result["checkpoint"])
     assert model.readout.kind == "mmms" and model.head.mlp[0].in_features == 4 * model.encoder.hidden_dim
     pred = predict_records(model, task.test)
     assert pred.shape == (len(task.test), 1) and torch.isfinite(torch.from_numpy(pred)).all()

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from dnd.models.readout import Readout
-from dnd.models.registry import build_encoder, encoder_config_dict, load_encoder, preset_config
-from dnd.training.checkpoint import CheckpointError
+from dnd.models.checkpoint import load_encoder
+from dnd.models.registry import build_encoder, encoder_config_dict, encoder_preset
+from dnd.models.checkpoint import CheckpointError
 from encoder_graphs import ESOL_SMILES, batch_of, esol_graphs
 
 NAMES = ["tokengt", "pna"]
@@ -18,7 +19,7 @@ def molecules(shared_file):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_readouts(molecules, name):
-    enc = build_encoder(name, preset_config(name, "tiny"), records=molecules).eval()
+    enc = build_encoder(name, encoder_preset(name, "tiny"), records=molecules).eval()
     b = batch_of(molecules[:5])
     out = enc(b)
     mp = Readout("mp")(out, b)
@@ -29,7 +30,7 @@ def test_readouts(molecules, name):
 
 
 def test_vn_readout_without_virtual_node_explains(molecules):
-    enc = build_encoder("pna", {**preset_config("pna", "tiny"), "virtual_node": False}, records=molecules)
+    enc = build_encoder("pna", {**encoder_preset("pna", "tiny"), "virtual_node": False}, records=molecules)
     b = batch_of(molecules[:3])
     with pytest.raises(ValueError, match="virtual node"):
         Readout("vn")(enc.eval()(b), b)
@@ -38,7 +39,7 @@ def test_vn_readout_without_virtual_node_explains(molecules):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("preset", ["tiny", "paper"])
 def test_layer_groups_cover_every_parameter_once(molecules, name, preset):
-    enc = build_encoder(name, preset_config(name, preset), records=molecules)
+    enc = build_encoder(name, encoder_preset(name, preset), records=molecules)
     groups = enc.layer_groups()
     flat = [id(p) for group in groups for p in group] + [id(p) for p in enc.top_parameters()]
     assert len(flat) == len(set(flat))
@@ -49,7 +50,7 @@ def test_layer_groups_cover_every_parameter_once(molecules, name, preset):
 @pytest.mark.parametrize("name", NAMES)
 def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, molecules, name):
     torch.manual_seed(0)
-    enc = build_encoder(name, preset_config(name, "tiny"), records=molecules)
+    enc = build_encoder(name, encoder_preset(name, "tiny"), records=molecules)
     enc.train()
     with torch.no_grad():  # move BatchNorm statistics away from their initial values
         enc(batch_of(molecules[:12]))
@@ -73,7 +74,7 @@ def test_registry_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="unknown keys"):
         build_encoder("tokengt", {"hidden": 3})
     with pytest.raises(ValueError, match="preset"):
-        preset_config("tokengt", "huge")
+        encoder_preset("tokengt", "huge")
     path = tmp_path / "other.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"lr": 1.0}}, path)
     with pytest.raises(CheckpointError, match="encoder_name"):

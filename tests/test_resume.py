@@ -19,7 +19,7 @@ import torch
 
 from dnd.data.cache import atomic_save
 from dnd.data.loader import EpochShuffle
-from dnd.training.checkpoint import load_checkpoint
+from dnd.models.checkpoint import load_checkpoint
 from dnd.training.trainer import resume_path
 from finetune_fixtures import train_tiny
 from pretrain_helpers import write_teacher_ckpt
@@ -115,8 +115,8 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path):
         torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-6, msg=key)
     la, lb = _log(tmp_path / "whole"), _log(tmp_path / "killed")
     assert not lb.duplicated().any()
-    val = la.dropna(subset=["val_loss"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(lb.dropna(subset=["val_loss"]).reset_index(drop=True)[val.columns], val,
+    val = la.dropna(subset=["val/loss"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(lb.dropna(subset=["val/loss"]).reset_index(drop=True)[val.columns], val,
                                   rtol=1e-4, atol=1e-6)  # every epoch validated, the interrupted one too
 
 

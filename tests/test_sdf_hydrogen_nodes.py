@@ -8,7 +8,7 @@ import torch
 from rdkit import Chem, rdBase
 
 from dnd.data.featurize import smiles_to_graph
-from dnd.data.paired import load_paired
+from dnd.data.corpus import load_paired
 
 SDF = "qm9/gdb1k.sdf.gz"
 

@@ -8,10 +8,10 @@ import torch
 from torch_geometric.data import Batch
 
 from dnd.data.featurize import smiles_to_graph
-from dnd.models.registry import load_encoder
+from dnd.models.checkpoint import load_encoder
 from dnd.models.shipped import available, resolve, shipped_dir
 from dnd.models.teacher import load_teacher
-from dnd.training.checkpoint import CheckpointError
+from dnd.models.checkpoint import CheckpointError
 
 
 def _main(*args):
@@ -67,7 +67,8 @@ def test_export_a_shipped_student(tmp_path):
 
 
 def test_quickstart_shipped_path_finetunes_and_predicts(tmp_path):
-    from dnd.quickstart import DEMO_SMILES, QuickstartConfig, run_quickstart
+    from dnd.experiment.config import QuickstartConfig
+    from dnd.experiment.quickstart import DEMO_SMILES, run_quickstart
     import pandas as pd
     out = run_quickstart(QuickstartConfig(shipped_epochs=2, pipeline=False), tmp_path)
     result = out["shipped"]

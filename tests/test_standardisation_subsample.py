@@ -6,8 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dnd.data.task import fit_standardization
-from dnd.training.finetune import load_finetuned, subsample_train
+from dnd.data.tasks.base import fit_standardization
+from dnd.models.property import load_property_model
+from dnd.training.finetune import subsample_train
 from finetune_fixtures import regression_task, train_tiny
 
 
@@ -22,6 +23,6 @@ def test_mean_std_come_from_the_trained_subsample(tmp_path, loader_fitted):
     assert result["n_train"] == len(trained) == 6
     y_trained = np.array([float(r.y) for r in trained])
     y_all = np.array([float(r.y) for r in task.train])
-    spec = load_finetuned(result["checkpoint"]).spec
+    spec = load_property_model(result["checkpoint"]).spec
     assert spec.mean[0] == pytest.approx(y_trained.mean()) and spec.std[0] == pytest.approx(y_trained.std())
     assert abs(y_trained.mean() - y_all.mean()) > 1.0     # the check can tell the two apart

@@ -5,10 +5,11 @@ the paper's (which are in standardised units)."""
 import numpy as np
 import pytest
 
-from dnd.analysis.report import results_table
-from dnd.data.task import TaskSpec
+from dnd.evaluation.summary import results_table
+from dnd.data.tasks.base import TaskSpec
 from dnd.evaluation import evaluate
-from dnd.training.finetune import load_finetuned, summarize, summary_markdown, write_summary
+from dnd.evaluation.summary import summarize, summary_markdown, write_summary
+from dnd.models.property import load_property_model
 from finetune_fixtures import classification_task, train_tiny
 
 
@@ -23,7 +24,7 @@ def test_evaluate_gives_the_metric_in_standardised_units():
 
 def test_finetune_summary_has_a_standardised_column(tmp_path):
     reg = [train_tiny(tmp_path / "r0", epochs=1)]
-    std = load_finetuned(reg[0]["checkpoint"]).spec.std[0]
+    std = load_property_model(reg[0]["checkpoint"]).spec.std[0]
     assert reg[0]["test/mae_standardized"] == pytest.approx(reg[0]["test"] / std)
     cls = train_tiny(tmp_path / "c", classification_task(), epochs=1)
     summary = summarize(reg + [cls])

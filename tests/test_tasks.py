@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from dnd.data.report import DataFileError, Report
-from dnd.data.task import TaskSpec
+from dnd.data.tasks.base import TaskSpec
 from dnd.data.tasks import load_task
 from dnd.data.tasks import ogb as ogb_mod
 from dnd.data.tasks.curated import _prepare_mp

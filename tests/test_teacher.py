@@ -5,7 +5,8 @@ import torch
 
 from conformers import paired_record, paired_records, random_rotation
 from dnd.data.loader import make_loader
-from dnd.models.teacher import NoiseHead, Teacher, TeacherConfig, preset_config
+from dnd.models.config import TeacherConfig, teacher_preset
+from dnd.models.teacher import NoiseHead, Teacher
 
 # Tolerances are relative to the largest output magnitude. The test applies a random rotation and a
 # translation of a few Å, so coordinates of ~5-10 Å are rounded differently: float32 (unit roundoff
@@ -24,7 +25,7 @@ def batch():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
 def test_features_invariant_and_noise_equivariant(batch, dtype):
     torch.manual_seed(0)
-    teacher = Teacher(preset_config("tiny")).to(dtype)
+    teacher = Teacher(teacher_preset("tiny")).to(dtype)
     head = NoiseHead(teacher.hidden_dim).to(dtype)
     gen = torch.Generator().manual_seed(1)
     rot = random_rotation(gen, dtype)
@@ -46,7 +47,7 @@ def test_features_invariant_and_noise_equivariant(batch, dtype):
 def test_encode_per_molecule_independent_of_batching(batch):
     """Atoms of different molecules never interact, and a lone record (no z_batch) works."""
     torch.manual_seed(0)
-    teacher = Teacher(preset_config("tiny"))
+    teacher = Teacher(teacher_preset("tiny"))
     together = teacher.encode(batch)
     assert together.shape == (batch.z.numel(), teacher.hidden_dim)
     alone = teacher.encode(paired_record("c1ccccc1O", seed=1))  # record 1 of paired_records()
@@ -56,7 +57,7 @@ def test_encode_per_molecule_independent_of_batching(batch):
 
 def test_frozen_encode_has_no_grad_and_leaves_parameters(batch):
     torch.manual_seed(0)
-    teacher = Teacher(preset_config("tiny")).freeze()
+    teacher = Teacher(teacher_preset("tiny")).freeze()
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
     parent = torch.nn.ModuleDict({"teacher": teacher, "probe": torch.nn.Linear(teacher.hidden_dim, 1)})
     parent.train()  # a distillation module switching itself to training mode
@@ -72,19 +73,19 @@ def test_frozen_encode_has_no_grad_and_leaves_parameters(batch):
 
 
 def test_presets_match_paper_table():
-    paper = preset_config("paper")
+    paper = teacher_preset("paper")
     assert (paper.num_layers, paper.num_heads, paper.hidden_channels, paper.num_rbf, paper.cutoff_upper) == \
         (8, 8, 768, 64, 5.0)
-    small, tiny = preset_config("cpu-small"), preset_config("tiny")
+    small, tiny = teacher_preset("cpu-small"), teacher_preset("tiny")
     assert tiny.hidden_channels < small.hidden_channels < paper.hidden_channels
     paper.num_layers = 1  # presets hand out copies
-    assert preset_config("paper").num_layers == 8
+    assert teacher_preset("paper").num_layers == 8
     with pytest.raises(ValueError, match="unknown teacher preset"):
-        preset_config("huge")
+        teacher_preset("huge")
 
 
 def test_config_validation():
-    cfg = preset_config("tiny")
+    cfg = teacher_preset("tiny")
     assert TeacherConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="unknown teacher config keys: bogus"):
         TeacherConfig.from_dict(cfg.to_dict() | {"bogus": 1})
@@ -96,3 +97,15 @@ def test_atomic_number_beyond_embedding_is_reported(batch):
     teacher = Teacher(TeacherConfig(hidden_channels=16, num_layers=1, num_heads=2, num_rbf=8, max_z=9))
     with pytest.raises(ValueError, match="exceeds the teacher's max_z=9"):
         teacher.encode(batch)
+
+
+def test_importing_the_teacher_prints_no_warp_banner():
+    """torchmd-net initialises NVIDIA warp on import; its 5-line banner is silenced at the source."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    out = subprocess.run([sys.executable, "-c", "import dnd.models.teacher"], capture_output=True, text=True,
+                         env={"PYTHONPATH": str(src), "PATH": "", "OMP_NUM_THREADS": "1"}, check=True)
+    assert "initialized" not in out.stdout + out.stderr

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from dnd.models.registry import build_encoder, preset_config
-from dnd.training.finetune import FinetuneModule, layer_decay_groups
-from dnd.training.optim import decay_groups
+from dnd.models.registry import build_encoder, encoder_preset
+from dnd.training.finetune import FinetuneModule
+from dnd.training.optim import decay_groups, layer_decay_groups
 from finetune_fixtures import regression_task
 
 LR, WD = 5e-4, 0.05
@@ -38,7 +38,7 @@ def _zero_grad_step(module, groups):
 
 @pytest.mark.parametrize("name", ["tokengt", "pna"])
 def test_pretraining_groups_decay_only_weight_matrices(name):
-    enc = build_encoder(name, preset_config(name, "tiny"), records=regression_task().train)
+    enc = build_encoder(name, encoder_preset(name, "tiny"), records=regression_task().train)
     with torch.no_grad():
         for p in enc.parameters():
             p.add_(0.1)     # zeros (tokens, biases) would not show decay
@@ -50,7 +50,7 @@ def test_pretraining_groups_decay_only_weight_matrices(name):
 
 def test_finetune_groups_exempt_norms_and_give_final_norm_the_head_rate():
     task = regression_task()
-    model = FinetuneModule("tokengt", preset_config("tokengt", "tiny"), "vn",
+    model = FinetuneModule("tokengt", encoder_preset("tokengt", "tiny"), "vn",
                            {"hidden_dim": 0, "num_layers": 2, "dropout": 0.0},
                            task.spec.to_dict(), {"lr": LR, "weight_decay": WD})
     groups = layer_decay_groups(model.encoder, [model.readout, model.head], LR, 0.65)

@@ -21,12 +21,17 @@ def check_accelerator(accelerator: str, option: str = "--accelerator") -> None:
                          f"(torch.cuda.is_available() is False); use {option} cpu or auto")
 
 
-def torch_device(name: str, option: str = "--device") -> torch.device:
-    """`torch.device(name)`, checked: a malformed name or a CUDA device that is not there."""
+def torch_device(name: str, option: str = "--accelerator") -> torch.device:
+    """The torch device of an `--accelerator` value, for work outside a Lightning Trainer (teacher
+    features, scoring, `dnd predict`, `dnd embed`): "auto" is the GPU when one is visible, else
+    the CPU; "gpu"/"cuda" the GPU; any torch device name ("cpu", "cuda:1", "mps") as given. A
+    malformed name or a CUDA device that is not there is a `UsageError` naming the option."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        device = torch.device(name)
+        device = torch.device("cuda" if name == "gpu" else name)
     except (RuntimeError, TypeError) as err:
-        raise UsageError(f"{option} {name!r}: not a device name (cpu, cuda, cuda:1): {err}") from None
+        raise UsageError(f"{option} {name!r}: not a device name (cpu, gpu, auto, cuda:1): {err}") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise UsageError(f"{option} {name}: no CUDA GPU is visible on this machine; use {option} cpu")

@@ -9,12 +9,13 @@ For each TokenGT layer and head, over molecules that have a 3D conformer:
   distances, averaged over query atoms and molecules. Local heads give small values.
 
 `dnd attention --student LABEL=CKPT ... --source qm9 --path FILE --out attention.png` compares
-students; a label with `random:<preset>` builds an untrained TokenGT (the RandInit reference).
+students on held-out molecules of the corpus (`dnd.data.corpus`: the validation split the
+students did not pretrain on, as `dnd run` does); a label with `random:<preset>` builds an
+untrained TokenGT (the RandInit reference).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Sequence
@@ -25,6 +26,8 @@ import torch
 
 from dnd.analysis.plotting import pyplot, save_figure
 from dnd.data.loader import make_loader
+from dnd.models.checkpoint import load_encoder
+from dnd.models.registry import build_encoder, encoder_preset
 
 
 def _pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -106,12 +109,10 @@ def plot_attention(table: pd.DataFrame, out: str | Path) -> Path:
 def build_student(spec: str):
     """`random:<preset>[:<JSON overrides>]` (untrained TokenGT, seeded; the overrides are the
     students' so the RandInit reference has their architecture) or a student checkpoint path."""
-    from dnd.models.registry import build_encoder, load_encoder, preset_config
-
     if spec.startswith("random:"):
         _, preset, *overrides = spec.split(":", 2)
         torch.manual_seed(0)
-        config = preset_config("tokengt", preset) | (json.loads(overrides[0]) if overrides else {})
+        config = encoder_preset("tokengt", preset) | (json.loads(overrides[0]) if overrides else {})
         return build_encoder("tokengt", config)
     return load_encoder(spec)
 
@@ -124,37 +125,3 @@ def compare_students(students: dict[str, str], records: Sequence, out_png: str |
     if out_csv:
         table.to_csv(out_csv, index=False)
     return table
-
-
-def held_out(records: Sequence, molecules: int, val_fraction: float, seed: int) -> list:
-    """Up to `molecules` of the corpus's held-out part, as the students' pretraining split it
-    (`split_records` with their val_fraction and seed): molecules they never trained on, in
-    random order. (A file's first N molecules are no sample: QM9 is ordered by size.)"""
-    from dnd.training.denoise import split_records
-
-    _, val = split_records(records, val_fraction, seed)
-    return val[:molecules]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from dnd.training.denoise import add_corpus_arguments
-    from dnd.training.pretrain import PretrainConfig
-
-    parser.add_argument("--student", action="append", required=True, metavar="LABEL=CKPT",
-                        help="student checkpoint (or random:<preset>[:<JSON overrides>]) to analyse; repeat")
-    # the students' corpus options: --val-fraction and --seed select their held-out molecules
-    add_corpus_arguments(parser, val_fraction=PretrainConfig().val_fraction)
-    parser.add_argument("--seed", type=int, default=0, help="the students' pretraining seed (their split)")
-    parser.add_argument("--molecules", type=int, default=200, help="held-out molecules to average over")
-    parser.add_argument("--out", required=True, help="PNG to write (a CSV of per-head values goes beside it)")
-
-
-def run(args: argparse.Namespace) -> int:
-    from dnd.training.denoise import records_from_args
-
-    students = dict(s.split("=", 1) for s in args.student)
-    records = held_out(records_from_args(args), args.molecules, args.val_fraction, args.seed)
-    print(f"{len(records)} held-out molecules")
-    table = compare_students(students, records, args.out, Path(args.out).with_suffix(".csv"))
-    print(table.groupby("student", sort=False)["abs_r"].agg(["mean", "max"]).to_string())
-    return 0

@@ -1,22 +1,23 @@
 """Per-epoch training and validation loss curves on log axes (the paper's Figure 3):
 `dnd plot-curves RUN_DIR... --out curves.png`.
 
-Every training stage logs through the shared trainer into RUN/logs/metrics.csv, with the epoch
-mean of the training loss as `train_loss_epoch` and the validation loss as `val_loss`; this module
-reduces such a file to one row per epoch and draws each run's two curves (training solid,
-validation dashed, one colour per run). `--table` writes the same numbers as a tidy CSV.
+Every training stage (denoise, distill, infomax, finetune) logs through the shared trainer into
+RUN/logs/metrics.csv under one key convention (`dnd.training.fit`): the epoch mean of the training
+loss as `train/loss_epoch` and the validation loss as `val/loss`. This module reduces such a file
+to one row per epoch and draws each run's two curves (training solid, validation dashed, one
+colour per run). `--table` writes the same numbers as a tidy CSV. Logs written before the keys
+were unified (`train_loss_epoch`, `val_loss`) are still read.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
-TRAIN_KEYS = ("train_loss_epoch", "train_loss")
-VAL_KEYS = ("val_loss",)
+TRAIN_KEYS = ("train/loss_epoch", "train/loss", "train_loss_epoch", "train_loss")
+VAL_KEYS = ("val/loss", "val_loss")
 
 
 def metrics_file(path: str | Path) -> Path:
@@ -90,32 +91,14 @@ def plot_curves(runs: dict[str, pd.DataFrame], out: str | Path, title: str | Non
     return out
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("runs", nargs="+", metavar="LOG_DIR", help="run folders (RUN/logs/metrics.csv) or CSV files")
-    parser.add_argument("--out", required=True, help="PNG to write")
-    parser.add_argument("--labels", nargs="+", help="legend label per run (default: folder names)")
-    parser.add_argument("--title")
-    parser.add_argument("--yscale", choices=("log", "linear", "symlog"), default="log")
-    parser.add_argument("--table", help="also write the per-epoch losses as a CSV (run, epoch, train_loss, val_loss)")
-
-
-def _default_label(path: str) -> str:
+def default_label(path: str | Path) -> str:
+    """Legend label of a run given as a folder or a metrics file: the run folder's name."""
     p = Path(path)
     if p.is_file():
         p = p.parent.parent if p.parent.name == "logs" else p.parent
     return p.name
 
 
-def run(args: argparse.Namespace) -> int:
-    labels = args.labels or [_default_label(r) for r in args.runs]
-    if len(labels) != len(args.runs):
-        raise SystemExit(f"dnd plot-curves: {len(labels)} labels for {len(args.runs)} runs")
-    runs = {label: epoch_losses(path) for label, path in zip(labels, args.runs)}
-    png = plot_curves(runs, args.out, args.title, args.yscale)
-    print(f"curves: {png}")
-    if args.table:
-        tidy = pd.concat([t.assign(run=label) for label, t in runs.items()])[["run", "epoch", "train_loss", "val_loss"]]
-        Path(args.table).parent.mkdir(parents=True, exist_ok=True)
-        tidy.to_csv(args.table, index=False)
-        print(f"table: {args.table}")
-    return 0
+def tidy_table(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per run and epoch: run, epoch, train_loss, val_loss."""
+    return pd.concat([t.assign(run=label) for label, t in runs.items()])[["run", "epoch", "train_loss", "val_loss"]]

@@ -34,9 +34,10 @@ import torch
 from torch_geometric.data import Data
 
 from dnd.data import cache
-from dnd.data.paired import _process, check_file, make_data
+from dnd.data.builder import build_records
+from dnd.data.paired import make_data
 from dnd.data.report import DataFileError, Report
-from dnd.data.sources import conformers, csv_rows
+from dnd.data.sources import check_file, conformers, csv_rows
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def build_shard(cfg: BuildConfig, out_dir: str | os.PathLike, shard: tuple[int, 
             continue
         report = Report()
         start = time.perf_counter()
-        records = _process("smiles", options, Path(cfg.smiles_file), items, workers, report)
+        records = build_records("smiles", options, Path(cfg.smiles_file), items, workers, report)
         seconds = time.perf_counter() - start
         cache.atomic_save({"format": CHUNK_FORMAT, "fingerprint": fp, "chunk": k,
                            "rows": [items[0][0], items[-1][0]], "seconds": seconds,

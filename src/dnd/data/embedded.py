@@ -19,7 +19,8 @@ import numpy as np
 from rdkit import Chem, rdBase
 from torch_geometric.data import Data
 
-from dnd.data.paired import PairedArrays, check_hydrogens, heavy_atoms_only, paired_arrays, to_data
+from dnd.data.config import check_hydrogens
+from dnd.data.paired import PairedArrays, heavy_atoms_only, paired_arrays, to_data
 
 EMBEDDED_TASK = "ogbg-molesol"
 QM9_FILE = "qm9_subset.npz"

@@ -24,6 +24,7 @@ from rdkit import Chem
 from torch_geometric.data import Data
 
 from dnd.data.report import RecordError
+from dnd.data.config import DEFAULT_MAX_ATOMS
 from dnd.errors import UsageError
 
 # Bump whenever the produced tensors could change for the same input; it keys the on-disk cache.
@@ -34,8 +35,7 @@ FEATURIZER_VERSION = "ogb-features-1+chemprop-v2-1"
 # CPU: scaffold key of a 1,000-atom chain 1.3 s, 2,000 atoms 11.5 s; `dnd predict` of a 6,000-atom
 # SMILES 70 s and 2.2 GB), and no molecule of the OGB/MoleculeNet sets has more than ~500 heavy
 # atoms, so a bigger one is a polymer/protein or a mistake: reported and skipped. `--max-atoms`
-# (set_max_atoms) raises it.
-DEFAULT_MAX_ATOMS = 1000
+# (set_max_atoms) raises it. DEFAULT_MAX_ATOMS lives in dnd.data.config (the CLI shows it).
 _max_atoms = DEFAULT_MAX_ATOMS
 
 
@@ -45,12 +45,6 @@ def set_max_atoms(limit: int) -> None:
     if int(limit) < 1:
         raise UsageError(f"--max-atoms must be positive, got {limit}")
     _max_atoms = int(limit)
-
-
-def add_max_atoms_argument(parser) -> None:
-    """--max-atoms; `dnd.cli.main` applies it (set_max_atoms) before the command runs."""
-    parser.add_argument("--max-atoms", type=int, default=None,
-                        help=f"skip molecules with more atoms than this (default {DEFAULT_MAX_ATOMS})")
 
 
 def featurizer_key() -> str:

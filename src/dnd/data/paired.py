@@ -8,7 +8,8 @@ keeps heavy atoms in their relative order. That gives the contract's invariant b
 the atoms with `atom_is_node` True, in order, are graph nodes 0..n_nodes-1, and
 `z[atom_is_node] == x[:, 0] + 1`.
 
-Which conformer atoms the teacher sees is the corpus option `hydrogens` (`HYDROGENS`): "dft" keeps
+Which conformer atoms the teacher sees is the corpus option `hydrogens`
+(`dnd.data.config.HYDROGENS`): "dft" keeps
 the hydrogens the source gives (QM9's and PCQM4Mv2's DFT geometries, generated conformers'
 hydrogens), "rdkit" additionally places hydrogens a heavy-atom-only SDF lacks (RDKit addCoords),
 "none" keeps heavy atoms only, as the paper's teacher on OGB's heavy-atom PCQM4Mv2 SDF (its eq. 2
@@ -20,47 +21,23 @@ processes and collates into the cache; `Data` objects are made only at the end.
 
 from __future__ import annotations
 
-import gzip
-import logging
-import lzma
-import os
-import zlib
-from dataclasses import asdict
-from functools import partial
-from multiprocessing import Pool
-from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
-from rdkit import Chem, rdBase
+from rdkit import Chem
 from torch_geometric.data import Data
 
-from dnd.errors import UnknownNameError
-from dnd.data import cache
+from dnd.data.config import TEACHER_MAX_Z
 from dnd.data.featurize import atom_list, bond_list, mol_to_graph
-from dnd.data.report import BadRecordError, DataFileError, RecordError, Report
-
-log = logging.getLogger(__name__)
+from dnd.data.report import DataFileError, RecordError
 
 _ATOM_TAG = "_dnd_atom"
 # Bonded atoms outside this range mean the coordinates do not belong to this atom order.
 _MIN_BOND, _MAX_BOND = 0.5, 3.5
 _MIN_SEPARATION = 0.1  # Å; closer atoms mean missing (zeroed) or duplicated coordinates
-HYDROGENS = ("none", "dft", "rdkit")
 
 
-def check_hydrogens(hydrogens: str) -> str:
-    """`hydrogens` if it is one of `HYDROGENS`; ValueError naming the choices otherwise."""
-    if hydrogens not in HYDROGENS:
-        raise ValueError(f"unknown hydrogens setting {hydrogens!r}; choose from {', '.join(HYDROGENS)}")
-    return hydrogens
-
-
-# The 3D teacher's element embedding covers atomic numbers below this (torchmd-net's max_z; the
-# default of `TeacherConfig.max_z`). Records with heavier elements are rejected when built, not
-# when a denoising run meets them hours later.
-TEACHER_MAX_Z = 100
 
 
 def check_teacher_elements(z: np.ndarray, max_z: int = TEACHER_MAX_Z) -> None:
@@ -245,127 +222,3 @@ def to_data(rec: PairedArrays) -> Data:
     if rec.y is not None:
         fields["y"] = torch.from_numpy(rec.y).view(1, -1)
     return make_data(**fields)
-
-
-# ----------------------------------------------------------------------------- loading
-
-def _sources() -> dict:
-    from dnd.data.sources import conformers, pcqm4mv2, qm9, sdf
-    return {"qm9": qm9, "sdf": sdf, "pcqm4mv2": pcqm4mv2, "smiles": conformers}
-
-
-SOURCES = ("qm9", "sdf", "pcqm4mv2", "smiles")
-_CHUNK = 64
-
-
-def _build_chunk(source: str, options, chunk: list) -> list:
-    """Worker: [(label, payload)] -> [(label, list[PairedArrays] | reason str)]."""
-    module = _sources()[source]
-    out = []
-    with rdBase.BlockLogs():  # reasons are captured per record; RDKit's stderr is just noise
-        for label, payload in chunk:
-            try:
-                out.append((label, module.build(payload, label, options)))
-            except RecordError as e:
-                out.append((label, str(e)))
-            except Exception as e:  # noqa: BLE001 - one odd record must not end a long run
-                out.append((label, f"{type(e).__name__}: {e}"))
-    return out
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _process(source: str, options, path: Path, items: Iterable, workers: int,
-             report: Report) -> list[PairedArrays]:
-    work = partial(_build_chunk, source, options)
-    records: list[PairedArrays] = []
-    pool = Pool(workers) if workers > 1 else None
-    try:
-        chunks = _chunks(items, _CHUNK)
-        results = pool.imap(work, chunks) if pool else map(work, chunks)
-        for chunk in results:
-            for label, result in chunk:
-                if isinstance(result, str):
-                    report.bad(str(path), label, result)
-                else:
-                    records.extend(result)
-                    report.ok()
-    finally:
-        if pool:
-            pool.terminate()
-    return records
-
-
-# what reading a file that is not what its name says raises (decoding happens while iterating)
-_UNREADABLE = (UnicodeDecodeError, EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
-
-
-def check_file(path: Path) -> None:
-    """DataFileError unless `path` is an existing, non-empty file."""
-    if not path.exists():
-        raise DataFileError(f"{path}: file not found")
-    if not path.is_file():
-        raise DataFileError(f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise DataFileError(f"{path}: file is empty")
-
-
-def load_paired(source: str, path: str | os.PathLike, limit: int | None = None,
-                strict: bool = False, cache_dir: str | os.PathLike | None = None,
-                report: Report | None = None, workers: int | None = None,
-                **options) -> list[Data]:
-    """Paired records from a 3D source file.
-
-    source: "qm9" (qm9pack CSV), "sdf" (any SDF, .gz ok), "pcqm4mv2" (CXSMILES CSV with
-    coordinates), "smiles" (SMILES file/CSV; conformers generated with RDKit).
-    limit: read at most this many input records. strict: raise BadRecordError at the first bad
-    record instead of skipping it. cache_dir: reuse/write the processed set there (keyed by the
-    source file's hash, featurizer version and all options). report: a `Report` to fill (else a
-    summary of skipped records is logged). workers: processes (default: all cores).
-    options: source-specific, see `Options` in each `dnd.data.sources` module.
-    Raises DataFileError for a missing or empty file or one that yields no records.
-    """
-    if source not in SOURCES:
-        raise UnknownNameError(f"unknown paired source {source!r}; choose from {', '.join(SOURCES)}")
-    module = _sources()[source]
-    opts = module.Options(**options)
-    path = Path(path)
-    check_file(path)
-    own_report = report is None
-    report = report if report is not None else Report(strict=strict)
-    report.strict = strict
-
-    key_opts = {"source": source, "limit": limit, **asdict(opts)}
-    cache_file = cache.cache_path(cache_dir, [path], key_opts) if cache_dir is not None else None
-    cached = cache.load(cache_file) if cache_file is not None else None
-    if cached is not None:
-        collated, cached_report = cached
-        if strict and cached_report.entries:
-            raise BadRecordError(f"{cached_report.entries[0]} (strict mode: stopping)")
-        report.extend(cached_report)
-    else:
-        run_report = Report(strict=strict)
-        items = module.read_items(path, limit, opts)
-        try:
-            records = _process(source, opts, path, items, workers or os.cpu_count() or 1, run_report)
-        except _UNREADABLE as err:  # binary data, corrupt or truncated compression
-            raise DataFileError(f"{path}: cannot be read as a {source} file "
-                                f"({type(err).__name__}: {err})") from None
-        if run_report.n_ok + run_report.n_bad == 0:
-            raise DataFileError(f"{path}: no records found")
-        collated = cache.collate(records)
-        if cache_file is not None:
-            cache.save(cache_file, collated, run_report)
-        report.extend(run_report)
-    if own_report and report.n_bad:
-        log.warning("%s (%s): %s", path, source, report.summary())
-    return cache.uncollate(collated, make_data)

@@ -9,7 +9,6 @@ of CSV output). `--nodes` adds per-atom embeddings of the heavy atoms.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Sequence
 
@@ -19,21 +18,19 @@ import torch
 from torch import nn
 
 from dnd.checks import output_file, torch_device
-from dnd.data.featurize import add_max_atoms_argument
 from dnd.data.loader import make_loader
 from dnd.inference.inputs import InputError, read_molecules
-from dnd.models.readout import READOUTS, Readout
-from dnd.models.registry import load_encoder
-from dnd.training.checkpoint import hparams, load_checkpoint
-from dnd.training.finetune import load_finetuned
+from dnd.models.checkpoint import hparams, load_checkpoint, load_encoder
+from dnd.models.property import is_property_checkpoint, load_property_model
+from dnd.models.readout import Readout
 
 
 def load_embedder(path: str | Path, readout: str | None = None) -> tuple[nn.Module, Readout]:
     """(encoder, readout) of a finetuned or student checkpoint. `readout` None keeps the
     finetuned model's own readout, or mean pooling for a student."""
     hp = hparams(load_checkpoint(path), path)
-    if "task" in hp:
-        model = load_finetuned(path)
+    if is_property_checkpoint(hp):
+        model = load_property_model(path)
         return model.encoder, (Readout(readout) if readout else model.readout)
     return load_encoder(path), Readout(readout or "mp")
 
@@ -74,13 +71,13 @@ def node_path(out: Path) -> Path:
 
 def embed_file(model_path: str | Path, input_path: str | Path, out_path: str | Path,
                smiles_column: str = "smiles", readout: str | None = None, nodes: bool = False,
-               batch_size: int = 256, device: str = "cpu") -> np.ndarray:
+               batch_size: int = 256, accelerator: str = "cpu") -> np.ndarray:
     """Embed every molecule of a CSV/SDF; returns the graph embeddings (NaN rows for failures)."""
     out = output_file(out_path)
     if out.suffix.lower() not in (".npy", ".csv"):
         raise InputError(f"{out}: output must end in .npy or .csv")
     encoder, ro = load_embedder(model_path, readout)
-    encoder.to(torch_device(device))
+    encoder.to(torch_device(accelerator))
     inputs = read_molecules(input_path, smiles_column)
     valid = inputs.valid
     g, node_list = embed_records(encoder, ro, [inputs.graphs[i] for i in valid], batch_size, nodes)
@@ -93,28 +90,3 @@ def embed_file(model_path: str | Path, input_path: str | Path, out_path: str | P
                  row=np.concatenate([np.full(len(n), i) for i, n in zip(valid, node_list)] or [np.zeros(0, int)]),
                  atom=np.concatenate([np.arange(len(n)) for n in node_list] or [np.zeros(0, int)]))
     return graph
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="student (distill/infomax) or finetuned checkpoint")
-    parser.add_argument("--input", required=True, help="CSV with a SMILES column, or an SDF (.sdf, .sdf.gz)")
-    parser.add_argument("--smiles-column", default="smiles")
-    parser.add_argument("--out", required=True, help="emb.npy ([n, d] array) or emb.csv (input columns + emb_*)")
-    parser.add_argument("--readout", choices=list(READOUTS), default=None,
-                        help="graph readout (default: the finetuned model's, or mp for a student)")
-    parser.add_argument("--nodes", action="store_true",
-                        help="also write heavy-atom embeddings to OUT_nodes.npz (embeddings, row, atom)")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--device", default="cpu")
-    add_max_atoms_argument(parser)
-
-
-def run(args: argparse.Namespace) -> int:
-    torch_device(args.device)
-    graph = embed_file(args.model, args.input, args.out, args.smiles_column, args.readout,
-                       args.nodes, args.batch_size, args.device)
-    n_bad = int(np.isnan(graph).any(axis=1).sum())
-    print(f"{args.out}: {graph.shape[0]} x {graph.shape[1]} graph embeddings; {n_bad} row(s) failed (NaN)")
-    if args.nodes:
-        print(f"{node_path(Path(args.out))}: node embeddings")
-    return 0

@@ -8,25 +8,22 @@ cannot be parsed or featurized gets empty predictions and its reason in the `err
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from dnd.checks import output_file, torch_device
-from dnd.data.featurize import add_max_atoms_argument
+from dnd.checks import output_file
 from dnd.inference.inputs import MoleculeInputs, read_molecules
-from dnd.training.finetune import FinetuneModule, load_finetuned, predict_records
+from dnd.models.property import PropertyModel, predict_records
 
 
-def prediction_columns(model: FinetuneModule) -> list[str]:
+def prediction_columns(model: PropertyModel) -> list[str]:
     prefix = "prob" if model.spec.task_type == "classification" else "pred"
     return [f"{prefix}_{name}" for name in model.spec.target_names]
 
 
-def predict_inputs(model: FinetuneModule, inputs: MoleculeInputs, batch_size: int = 256) -> pd.DataFrame:
+def predict_inputs(model: PropertyModel, inputs: MoleculeInputs, batch_size: int = 256) -> pd.DataFrame:
     """Input table + one column per target + `error`; rows that failed have NaN predictions."""
     preds = np.full((len(inputs.graphs), model.spec.num_tasks), np.nan)
     valid = inputs.valid
@@ -39,7 +36,7 @@ def predict_inputs(model: FinetuneModule, inputs: MoleculeInputs, batch_size: in
     return out
 
 
-def predict_file(model: FinetuneModule, input_path: str | Path, out_path: str | Path,
+def predict_file(model: PropertyModel, input_path: str | Path, out_path: str | Path,
                  smiles_column: str = "smiles", batch_size: int = 256) -> pd.DataFrame:
     """Predict every molecule of a CSV/SDF and write the table as CSV to `out_path`."""
     out_path = output_file(out_path)
@@ -50,26 +47,3 @@ def predict_file(model: FinetuneModule, input_path: str | Path, out_path: str | 
     table.to_csv(tmp, index=False)
     tmp.replace(out_path)  # never a half-written output under the real name
     return table
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="finetuned checkpoint (dnd finetune's best.ckpt)")
-    parser.add_argument("--input", required=True, help="CSV with a SMILES column, or an SDF (.sdf, .sdf.gz)")
-    parser.add_argument("--smiles-column", default="smiles", help="CSV column holding SMILES")
-    parser.add_argument("--out", required=True, help="output CSV")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    add_max_atoms_argument(parser)
-
-
-def run(args: argparse.Namespace) -> int:
-    device = torch_device(args.device)
-    output_file(args.out)
-    model = load_finetuned(args.model).to(device)
-    table = predict_file(model, args.input, args.out, args.smiles_column, args.batch_size)
-    n_bad = int((table["error"] != "").sum())
-    spec = model.spec
-    unit = f" in {spec.unit}" if spec.unit and spec.task_type == "regression" else ""
-    kind = "probabilities" if spec.task_type == "classification" else f"predictions{unit}"
-    print(f"{args.out}: {len(table)} rows, {spec.name} {kind}; {n_bad} row(s) without prediction (see 'error')")
-    return 0

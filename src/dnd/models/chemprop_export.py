@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from dnd.models.dmpnn import DMPNN
-from dnd.models.registry import load_encoder
+from dnd.models.checkpoint import load_encoder
 
 AGGREGATIONS = ("norm", "mean", "sum")
 

@@ -13,9 +13,9 @@ from torch import Tensor, nn
 from torch_geometric.nn import global_add_pool, global_mean_pool
 from torch_geometric.utils import scatter
 
+from dnd.models.config import READOUTS
 from dnd.models.encoder import EncoderOutput
 
-READOUTS = ("mp", "vn", "norm", "mmms")
 NORM = 100.0  # chemprop.nn.NormAggregation's default norm
 
 

@@ -1,8 +1,9 @@
-"""Encoders by name: configs, presets, and rebuilding from a student checkpoint.
+"""Encoders by name: the registry table, presets, and building an encoder from a config dict.
 
 Every stage stores `encoder_name` and `encoder_config` (a plain dict) in its hparams and the
-encoder's weights under "student." in the state dict, so `load_encoder` rebuilds a student from
-the checkpoint file alone, without the code or command line that trained it.
+encoder's weights under "student." in the state dict, so `dnd.models.checkpoint.load_encoder`
+rebuilds a student from the checkpoint file alone, without the code or command line that
+trained it. Adding an encoder is one line in ENCODERS and its presets in PRESETS.
 
 Presets:
 - tokengt `paper`: 12 layers, 32 heads, hidden 128 (Table 5b as the project issue quotes it; the
@@ -25,23 +26,23 @@ PNA presets leave `deg` unset: it is data, filled from the training records by `
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, fields
-from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from torch_geometric.data import Data
-
-from dnd.models.dmpnn import DMPNN, DMPNNConfig
 from dnd.errors import UnknownNameError
-from dnd.models.encoder import GraphEncoder
-from dnd.models.pna import PNA, PNAConfig, degree_histogram
-from dnd.models.tokengt import TokenGT, TokenGTConfig
-from dnd.training.checkpoint import CheckpointError, hparams, load_checkpoint, submodule_state
 
-ENCODERS: dict[str, tuple[type[GraphEncoder], type]] = {
-    "tokengt": (TokenGT, TokenGTConfig),
-    "pna": (PNA, PNAConfig),
-    "dmpnn": (DMPNN, DMPNNConfig),
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
+
+    from dnd.models.encoder import GraphEncoder
+
+# name -> (module, encoder class, config class). Entries are imported on first use, so reading
+# the names and presets (the command line does) loads no torch. One line per encoder.
+ENCODERS: dict[str, tuple[str, str, str]] = {
+    "tokengt": ("dnd.models.tokengt", "TokenGT", "TokenGTConfig"),
+    "pna": ("dnd.models.pna", "PNA", "PNAConfig"),
+    "dmpnn": ("dnd.models.dmpnn", "DMPNN", "DMPNNConfig"),
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -68,15 +69,19 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def _lookup(name: str) -> tuple[type[GraphEncoder], type]:
+def _lookup(name: str) -> tuple[type, type]:
+    """(encoder class, config class) of registry entry `name`."""
     if name not in ENCODERS:
         raise UnknownNameError(f"unknown encoder {name!r}; choose from {sorted(ENCODERS)}")
-    return ENCODERS[name]
+    module, cls, config_cls = ENCODERS[name]
+    module = importlib.import_module(module)
+    return getattr(module, cls), getattr(module, config_cls)
 
 
-def preset_config(name: str, preset: str) -> dict[str, Any]:
+def encoder_preset(name: str, preset: str) -> dict[str, Any]:
     """Full config dict of a preset (defaults filled in), ready for `build_encoder`."""
-    _lookup(name)
+    if name not in PRESETS:
+        raise UnknownNameError(f"unknown encoder {name!r}; choose from {sorted(ENCODERS)}")
     if preset not in PRESETS[name]:
         raise UnknownNameError(f"unknown {name} preset {preset!r}; choose from {sorted(PRESETS[name])}")
     config = dict(PRESETS[name][preset])
@@ -95,6 +100,8 @@ def build_encoder(name: str, config: dict[str, Any], records: Iterable[Data] | N
         raise ValueError(f"{name} config has unknown keys {unknown}; known: {sorted(known)}")
     config = dict(config)
     if name == "pna" and config.get("deg") is None and records is not None:
+        from dnd.models.pna import degree_histogram
+
         config["deg"] = degree_histogram(records)
     return cls(config_cls(**config))
 
@@ -103,24 +110,3 @@ def encoder_config_dict(enc: GraphEncoder) -> tuple[str, dict[str, Any]]:
     """(name, plain config dict) to store in checkpoint hparams."""
     return enc.name, asdict(enc.config)
 
-
-def load_encoder(ckpt_path: str | Path) -> GraphEncoder:
-    """Rebuild the student encoder of a checkpoint (hparams encoder_name / encoder_config,
-    weights under "student."), in eval mode."""
-    ckpt = load_checkpoint(ckpt_path)
-    hp = hparams(ckpt, ckpt_path)
-    missing = [k for k in ("encoder_name", "encoder_config") if k not in hp]
-    if missing and isinstance(hp.get("teacher"), dict):
-        raise CheckpointError(f"{ckpt_path}: is a 3D teacher checkpoint (dnd denoise); a 2D student "
-                              "checkpoint is needed here (dnd distill or dnd infomax writes student.ckpt)")
-    if missing:
-        raise CheckpointError(f"{ckpt_path}: hparams lack {', '.join(missing)} (not a student checkpoint?)")
-    encoder = build_encoder(hp["encoder_name"], hp["encoder_config"])
-    state = submodule_state(ckpt["state_dict"], "student.")
-    if not state:
-        raise CheckpointError(f"{ckpt_path}: state_dict has no 'student.' weights")
-    try:
-        encoder.load_state_dict(state)
-    except RuntimeError as err:
-        raise CheckpointError(f"{ckpt_path}: student weights do not fit the stored config: {err}") from err
-    return encoder.eval()

@@ -9,83 +9,35 @@ The checkpoint therefore carries the teacher config as a plain dict (it is read 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import importlib.util
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torchmdnet.models.torchmd_et import TorchMD_ET
-from torchmdnet.models.utils import GatedEquivariantBlock
 
-from dnd.data.paired import TEACHER_MAX_Z
-from dnd.errors import UnknownNameError
-from dnd.training.checkpoint import CheckpointError, hparams, load_checkpoint, submodule_state
+from dnd.models.checkpoint import CheckpointError, hparams, load_checkpoint, submodule_state
+from dnd.models.config import TeacherConfig
+
+
+def _quiet_warp() -> None:
+    """torchmd-net imports NVIDIA warp (when installed) for its optional kernels, and warp's
+    `init()` prints a 5-line banner at INFO level into every command's output. Raising warp's
+    own log threshold before torchmd-net imports it silences the banner at its source; warp's
+    warnings and errors still print."""
+    if importlib.util.find_spec("warp") is not None:
+        import warp
+
+        warp.config.log_level = warp.LOG_WARNING
+
+
+_quiet_warp()
+
+from torchmdnet.models.torchmd_et import TorchMD_ET  # noqa: E402  (after _quiet_warp)
+from torchmdnet.models.utils import GatedEquivariantBlock  # noqa: E402
 
 # State-dict prefixes of the denoising LightningModule; load_teacher reads the teacher's.
 TEACHER_PREFIX = "teacher."
 HEAD_PREFIX = "noise_head."
-
-
-@dataclass
-class TeacherConfig:
-    """Hyper-parameters of `TorchMD_ET`; names follow torchmd-net's so they read the same."""
-
-    hidden_channels: int = 256
-    num_layers: int = 6
-    num_rbf: int = 50
-    num_heads: int = 8
-    cutoff_lower: float = 0.0
-    cutoff_upper: float = 5.0
-    max_z: int = TEACHER_MAX_Z
-    max_num_neighbors: int = 32
-    rbf_type: str = "expnorm"
-    # Zaidi et al.'s PCQM4Mv2 denoising config keeps the RBF centres fixed.
-    trainable_rbf: bool = False
-    activation: str = "silu"
-    attn_activation: str = "silu"
-    distance_influence: str = "both"
-    neighbor_embedding: bool = True
-
-    def __post_init__(self) -> None:
-        if self.hidden_channels % self.num_heads:
-            raise ValueError(f"hidden_channels ({self.hidden_channels}) must be divisible by "
-                             f"num_heads ({self.num_heads})")
-        if self.cutoff_upper <= self.cutoff_lower:
-            raise ValueError(f"cutoff_upper ({self.cutoff_upper}) must exceed cutoff_lower ({self.cutoff_lower})")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TeacherConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown teacher config keys: {', '.join(unknown)}")
-        return cls(**d)
-
-
-# "paper": Table 5a of the D&D paper (8 layers, 8 heads, 768 dims, 64 RBF, cutoff 5 Å).
-# "cpu-small": the paper's depth, heads and RBF count at a third of the width, which is exactly
-#   the TorchMD-NET Zaidi et al. pretrained on PCQM4Mv2 (256 dims). Sized by measurement
-#   (README, "3D teacher"): a training step on 32 QM9 molecules costs 1.0 s of single-core CPU
-#   time, so 20k molecules x 5 epochs (~2,970 steps) take under an hour on 2 cores.
-# "cpu-fast": half the depth and width of cpu-small (about 6x cheaper per step), for the whole
-#   CPU experiment of configs/cpu-small.yaml, where the teacher is one of many stages.
-# "tiny": tests and the quickstart.
-PRESETS: dict[str, TeacherConfig] = {
-    "paper": TeacherConfig(hidden_channels=768, num_layers=8, num_heads=8, num_rbf=64, cutoff_upper=5.0),
-    "cpu-small": TeacherConfig(hidden_channels=256, num_layers=8, num_heads=8, num_rbf=64, cutoff_upper=5.0),
-    "cpu-fast": TeacherConfig(hidden_channels=128, num_layers=4, num_heads=8, num_rbf=32, cutoff_upper=5.0),
-    "tiny": TeacherConfig(hidden_channels=32, num_layers=2, num_heads=4, num_rbf=16, cutoff_upper=5.0),
-}
-
-
-def preset_config(name: str) -> TeacherConfig:
-    try:
-        return TeacherConfig(**asdict(PRESETS[name]))
-    except KeyError:
-        raise UnknownNameError(f"unknown teacher preset {name!r}; choose from {', '.join(PRESETS)}") from None
 
 
 def atom_batch(batch) -> Tensor:

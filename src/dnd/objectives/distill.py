@@ -32,7 +32,6 @@ pooling then projecting, so both variants share one code path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch.nn.functional as F
@@ -40,22 +39,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from dnd.models.teacher import atom_batch
-
-VARIANTS = ("node", "graph")
-TEACHER_POOLS = ("all", "heavy")
-
-
-@dataclass
-class DistillConfig:
-    variant: str = "node"          # "node" (eq. 7) | "graph" (eq. 6)
-    teacher_pool: str = "all"      # GRAPH only: teacher mean over "all" conformer atoms or "heavy" (graph) atoms
-
-    def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown distillation variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
-        if self.teacher_pool not in TEACHER_POOLS:
-            raise ValueError(f"unknown teacher pool {self.teacher_pool!r}; choose from {', '.join(TEACHER_POOLS)}")
-
+from dnd.objectives.config import DistillObjective
 
 class TeacherTargets(NamedTuple):
     """What distillation needs from the teacher for one batch, from a live teacher or a cache.
@@ -102,7 +86,7 @@ class StudentProjection(nn.Module):
 
 
 def distill_pair(student_nodes: Tensor, targets: TeacherTargets, batch,
-                 cfg: DistillConfig) -> tuple[Tensor, Tensor]:
+                 cfg: DistillObjective) -> tuple[Tensor, Tensor]:
     """(prediction, target) rows that the loss compares: per node (NODE) or per molecule (GRAPH).
 
     `student_nodes` are the student's node outputs already in the teacher's width.
@@ -118,7 +102,7 @@ def distill_pair(student_nodes: Tensor, targets: TeacherTargets, batch,
     return pred, mean_pool(targets.node, batch.batch, batch.num_graphs)
 
 
-def distill_loss(student_nodes: Tensor, targets: TeacherTargets, batch, cfg: DistillConfig) -> Tensor:
+def distill_loss(student_nodes: Tensor, targets: TeacherTargets, batch, cfg: DistillObjective) -> Tensor:
     """Mean squared error over rows and feature dimensions (eq. 6 or 7 divided by d)."""
     pred, target = distill_pair(student_nodes, targets, batch, cfg)
     return F.mse_loss(pred, target.to(pred.dtype))

@@ -25,35 +25,11 @@ before finetuning, as 3DInfomax transfers only the GNN ("transfer_layers: gnn.")
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-READOUT_AGGREGATORS = ("min", "max", "mean", "sum")
-
-
-@dataclass
-class InfomaxConfig:
-    tau: float = 0.01
-    symmetric: bool = False
-    include_positive: bool = False
-    metric_dim: int = 256
-    readout_aggregators: list[str] = field(default_factory=lambda: ["min", "max", "mean"])
-    head_layers_2d: int = 2
-    head_layers_3d: int = 1
-    head_hidden_2d: int | None = None     # None: the student's width
-
-    def __post_init__(self) -> None:
-        if self.tau <= 0:
-            raise ValueError(f"temperature tau must be positive, got {self.tau}")
-        bad = [a for a in self.readout_aggregators if a not in READOUT_AGGREGATORS]
-        if bad or not self.readout_aggregators:
-            raise ValueError(f"readout aggregators {self.readout_aggregators}: choose from {READOUT_AGGREGATORS}")
-        if self.head_layers_2d < 1 or self.head_layers_3d < 1:
-            raise ValueError("projection heads need at least one layer")
-
+from dnd.objectives.config import InfomaxObjective
 
 def cosine_similarity_matrix(a: Tensor, b: Tensor, eps: float = 1e-8) -> Tensor:
     """[n, m] cosine similarities between the rows of a [n, k] and b [m, k] (3DInfomax's form:
@@ -111,7 +87,7 @@ class ProjectionHead(nn.Module):
         return self.mlp(multi_readout(x, index, num_graphs, self.aggregators))
 
 
-def build_heads(cfg: InfomaxConfig, student_dim: int, teacher_dim: int) -> tuple[ProjectionHead, ProjectionHead]:
+def build_heads(cfg: InfomaxObjective, student_dim: int, teacher_dim: int) -> tuple[ProjectionHead, ProjectionHead]:
     """(2D head, 3D head) as configured."""
     head2d = ProjectionHead(student_dim, cfg.metric_dim, cfg.head_layers_2d, cfg.readout_aggregators,
                             cfg.head_hidden_2d)
@@ -119,7 +95,7 @@ def build_heads(cfg: InfomaxConfig, student_dim: int, teacher_dim: int) -> tuple
     return head2d, head3d
 
 
-def infomax_loss(z2d: Tensor, z3d: Tensor, cfg: InfomaxConfig) -> Tensor:
+def infomax_loss(z2d: Tensor, z3d: Tensor, cfg: InfomaxObjective) -> Tensor:
     return nt_xent(z2d, z3d, cfg.tau, cfg.symmetric, cfg.include_positive)
 
 

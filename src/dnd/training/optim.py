@@ -1,5 +1,6 @@
 """AdamW with linear warmup and cosine decay, shared by every stage (denoise, distill, infomax,
-finetune), so that all schedules mean the same thing.
+finetune), so that all schedules mean the same thing; and the layer-wise learning-rate decay
+groups finetuning trains with (paper Table 5c).
 
 Weight decay follows the usual practice of the transformer recipes Table 5c comes from (BEiT,
 timm): biases, normalisation weights (every parameter with fewer than two dimensions), embedding
@@ -9,24 +10,12 @@ pulls LayerNorm gains towards zero and shrinks embeddings of rare atom types for
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import torch
 from torch import nn
 
-
-@dataclass
-class OptimConfig:
-    lr: float = 5e-4
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    # learning rate at the end of the cosine, as a fraction of the peak
-    min_lr_ratio: float = 0.0
-    # warmup starts at this fraction of the peak (Table 5a's 1e-7 start, for example)
-    warmup_start_ratio: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.999
+from dnd.training.config import OptimConfig
 
 
 def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int,
@@ -84,3 +73,30 @@ def decay_groups(module: nn.Module) -> list[dict[str, Any]]:
     """`module`'s trainable parameters as AdamW groups, norms/biases/embeddings exempt from decay."""
     params = [p for p in module.parameters() if p.requires_grad]
     return split_decay([{"params": params}], exempt_from_decay(module))
+
+
+def layer_decay_groups(encoder: nn.Module, top_modules: Sequence[nn.Module], lr: float,
+                       decay: float) -> list[dict[str, Any]]:
+    """AdamW parameter groups with layer-wise lr decay (BEiT's recipe, which Table 5c follows).
+
+    `encoder.layer_groups()` lists parameter groups bottom (embeddings) first; with n groups,
+    group i gets lr * decay**(n - i), so the top encoder layer trains at decay * lr and the
+    embeddings at decay**n * lr. `top_modules` (readout, head) and the encoder's
+    `top_parameters()` (TokenGT's final LayerNorm, BEiT's fc_norm) train at the full lr. Encoder
+    parameters missing from both would silently be frozen, so they are an error. Each group is
+    split in two so that norms, biases and embeddings take no weight decay (`split_decay`).
+    """
+    groups = encoder.layer_groups()
+    top = [*encoder.top_parameters(), *(p for m in top_modules for p in m.parameters())]
+    listed = {id(p) for g in groups for p in g} | {id(p) for p in encoder.top_parameters()}
+    unlisted = [n for n, p in encoder.named_parameters() if id(p) not in listed]
+    if unlisted:
+        raise ValueError(f"encoder.layer_groups() misses parameters {unlisted[:5]}")
+    n = len(groups)
+    out = []
+    for i, params in enumerate(groups):
+        scale = decay ** (n - i)
+        out.append({"params": list(params), "lr": lr * scale, "lr_scale": scale, "name": f"encoder.{i}"})
+    out.append({"params": top, "lr": lr, "lr_scale": 1.0, "name": "head"})
+    exempt = set().union(exempt_from_decay(encoder), *(exempt_from_decay(m) for m in top_modules))
+    return split_decay([g for g in out if g["params"]], exempt)

@@ -42,9 +42,9 @@ from dnd.errors import UsageError
 from dnd.data.loader import make_loader
 from dnd.models.teacher import Teacher
 from dnd.objectives.distill import TeacherTargets, teacher_targets
+from dnd.training.config import CACHE_DTYPES
 
 CACHE_VERSION = 1
-DTYPES = ("float32", "float16")
 _FILES = ("node.npy", "pooled.npy", "offsets.npy")
 
 
@@ -82,8 +82,8 @@ def write_teacher_cache(teacher: Teacher, records: Sequence[Data], out_dir: str 
                         batch_size: int = 128, dtype: str = "float32",
                         device: str | torch.device = "cpu", log=print) -> Path:
     """Runs `teacher` (frozen) over `records` and writes the cache directory atomically."""
-    if dtype not in DTYPES:
-        raise UsageError(f"cache dtype {dtype!r}: choose from {', '.join(DTYPES)}")
+    if dtype not in CACHE_DTYPES:
+        raise UsageError(f"cache dtype {dtype!r}: choose from {', '.join(CACHE_DTYPES)}")
     if not records:
         raise UsageError("cannot build a teacher cache for an empty corpus")
     out = Path(out_dir)

@@ -4,12 +4,11 @@ laptop CPU to several GPUs (DDP) is a matter of `--devices` / `--accelerator`, n
 
 from __future__ import annotations
 
-import argparse
 import csv
 import importlib.util
+import logging
 import random
 import time
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 import lightning as L
@@ -23,54 +22,20 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 from dnd.checks import check_accelerator, output_folder
 from dnd.data.cache import atomic_save
-from dnd.training.checkpoint import CheckpointError, load_checkpoint
+from dnd.models.checkpoint import CheckpointError, load_checkpoint
+from dnd.training.config import TrainerConfig
 
 
-@dataclass
-class TrainerConfig:
-    max_epochs: int = 10
-    max_steps: int = -1
-    accelerator: str = "auto"
-    devices: str | int = "auto"
-    strategy: str = "auto"
-    precision: str = "32-true"
-    checkpoint_every_n_steps: int = 500
-    log_every_n_steps: int = 10
-    gradient_clip_val: float | None = None
-    seed: int = 0
-    progress: bool = True
+class _NoAdverts(logging.Filter):
+    """Lightning announces add-on services ("💡 Tip: ... try installing [litlogger]") through its
+    rank-zero info logger in every run; drop those at that logger and keep its real messages
+    (devices, stopping reasons)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
 
 
-def add_trainer_arguments(parser: argparse.ArgumentParser, **defaults) -> None:
-    """Adds --epochs, --max-steps, --devices, ... ; `defaults` overrides TrainerConfig's."""
-    d = {f.name: f.default for f in fields(TrainerConfig)} | defaults
-    g = parser.add_argument_group("trainer")
-    g.add_argument("--epochs", type=int, default=d["max_epochs"], help="maximum epochs")
-    g.add_argument("--max-steps", type=int, default=d["max_steps"], help="stop after this many optimiser steps (-1: no limit)")
-    g.add_argument("--accelerator", default=d["accelerator"], help="cpu, gpu, auto")
-    g.add_argument("--devices", default=d["devices"], help="number of devices or 'auto'")
-    g.add_argument("--strategy", default=d["strategy"], help="auto, ddp, ...")
-    g.add_argument("--precision", default=d["precision"], help="32-true, bf16-mixed, 16-mixed")
-    g.add_argument("--checkpoint-every", type=int, default=d["checkpoint_every_n_steps"], help="save a checkpoint every N steps (0: after every epoch)")
-    g.add_argument("--log-every", type=int, default=d["log_every_n_steps"], help="log every N steps")
-    g.add_argument("--grad-clip", type=float, default=d["gradient_clip_val"])
-    g.add_argument("--seed", type=int, default=d["seed"])
-    g.add_argument("--no-progress", action="store_true", help="no progress bar (logs still written)")
-    g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt if present")
-
-
-def check_run_options(args: argparse.Namespace) -> None:
-    """Options every training command can reject before reading data: the accelerator and a
-    `--out` that is a file. Minutes of data loading must not precede these errors."""
-    check_accelerator(args.accelerator)
-    output_folder(args.out)
-
-
-def trainer_config_from_args(args: argparse.Namespace) -> TrainerConfig:
-    return TrainerConfig(max_epochs=args.epochs, max_steps=args.max_steps, accelerator=args.accelerator,
-                         devices=args.devices, strategy=args.strategy, precision=args.precision,
-                         checkpoint_every_n_steps=args.checkpoint_every, log_every_n_steps=args.log_every,
-                         gradient_clip_val=args.grad_clip, seed=args.seed, progress=not args.no_progress)
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_NoAdverts())
 
 
 def _devices(value: str | int):

@@ -1,6 +1,6 @@
 """Readers for the 3D sources of paired records.
 
-Each module exposes the same three names, which `dnd.data.paired.load_paired` drives:
+Each module exposes the same three names, which `dnd.data.corpus.load_paired` drives:
 - `Options`: a dataclass of source-specific options (part of the cache key), a `PairedOptions`;
 - `read_items(path, limit, options)`: yields `(label, payload)` per input record, cheaply and
   in file order; `label` ("row 17", "record 198 (line 3021)") is what bad-record reports show;
@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from dnd.data.paired import check_hydrogens
+from dnd.data.config import check_hydrogens
 from dnd.data.report import DataFileError, RecordError
 
 
 @dataclass
 class PairedOptions:
     """What every source's `Options` has: which hydrogens the conformer keeps, one of
-    `dnd.data.paired.HYDROGENS` ("none": heavy atoms only; "dft": the source's; "rdkit": the
+    `dnd.data.config.HYDROGENS` ("none": heavy atoms only; "dft": the source's; "rdkit": the
     source's plus RDKit-placed ones where a heavy-atom SDF has none)."""
 
     hydrogens: str = "dft"
@@ -71,3 +71,13 @@ def finite_float(text: str, column: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise RecordError(f"{column}: value {text!r} is not finite")
     return value
+
+
+def check_file(path: Path) -> None:
+    """DataFileError unless `path` is an existing, non-empty file."""
+    if not path.exists():
+        raise DataFileError(f"{path}: file not found")
+    if not path.is_file():
+        raise DataFileError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise DataFileError(f"{path}: file is empty")

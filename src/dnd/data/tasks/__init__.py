@@ -21,7 +21,7 @@ from typing import Any, Callable
 from dnd.errors import UnknownNameError, UsageError
 from dnd.data.report import Report
 from dnd.data.embedded import ogb_root
-from dnd.data.task import TaskData
+from dnd.data.tasks.base import TaskData
 from dnd.data.tasks.csv_task import is_csv_path, load_csv_task
 from dnd.data.tasks.curated import CURATED, load_curated
 from dnd.data.tasks.ogb import OGB_TASKS, load_ogb_task

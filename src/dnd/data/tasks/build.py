@@ -28,7 +28,7 @@ from torch_geometric.data import Data
 from dnd.errors import UsageError
 from dnd.data.featurize import FeaturizationError, smiles_to_graph
 from dnd.data.report import DataFileError, Report
-from dnd.data.task import TaskData, TaskSpec, fit_standardization
+from dnd.data.tasks.base import TaskData, TaskSpec, fit_standardization
 from dnd.data.tasks.random_split import random_split
 from dnd.data.tasks.scaffold import scaffold_split
 

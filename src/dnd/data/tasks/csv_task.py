@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from dnd.data.report import DataFileError, Report
-from dnd.data.task import TaskData, TaskSpec
+from dnd.data.tasks.base import TaskData, TaskSpec
 from dnd.data.tasks.build import check_unique_header, labels_array, read_header, read_table, task_from_table
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.xz")

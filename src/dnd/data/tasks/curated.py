@@ -29,7 +29,7 @@ from rdkit import Chem, rdBase
 
 from dnd.errors import UnknownNameError
 from dnd.data.report import DataFileError, Report
-from dnd.data.task import TaskData, TaskSpec
+from dnd.data.tasks.base import TaskData, TaskSpec
 from dnd.data.embedded import embedded_dir
 from dnd.data.tasks.build import data_root, find_file, read_table, row_label, task_from_table
 from dnd.data.tasks.task_cache import cached_task

@@ -28,7 +28,7 @@ import pandas as pd
 
 from dnd.errors import UnknownNameError
 from dnd.data.report import DataFileError, Report
-from dnd.data.task import TaskData, TaskSpec
+from dnd.data.tasks.base import TaskData, TaskSpec
 from dnd.data.tasks.build import (assemble, data_root, find_file, labels_array, make_records,
                                   read_table, task_from_table)
 from dnd.data.tasks.task_cache import cached_task

@@ -29,7 +29,7 @@ from scipy.constants import physical_constants
 
 from dnd.errors import UnknownNameError, UsageError
 from dnd.data.report import DataFileError, Report
-from dnd.data.task import TaskData, TaskSpec
+from dnd.data.tasks.base import TaskData, TaskSpec
 from dnd.data.tasks.build import assemble, data_root, find_file, make_records, read_table
 from dnd.data.tasks.task_cache import cached_task
 

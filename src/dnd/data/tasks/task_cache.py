@@ -20,7 +20,7 @@ from torch_geometric.data import Data
 from dnd.data.cache import atomic_save, load_blob, source_key
 from dnd.data.paired import make_data
 from dnd.data.report import BadRecordError, DataFileError, Report
-from dnd.data.task import TaskData, TaskSpec
+from dnd.data.tasks.base import TaskData, TaskSpec
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from dnd.cli.common import user_errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,15 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dnd.models.checkpoint import CheckpointError
     from dnd.models.chemprop_export import ExportError, export_chemprop
     from dnd.models.shipped import resolve
-    from dnd.training.checkpoint import CheckpointError
 
-    try:
+    with user_errors(ExportError, CheckpointError, FileNotFoundError):
         out = export_chemprop(resolve(args.student), args.out, args.aggregation)
-    except (ExportError, CheckpointError, FileNotFoundError) as e:
-        print(f"dnd export: error: {e}", file=sys.stderr)
-        return 2
     print(f"chemprop model file: {out}\n"
           f"use it with: chemprop train --from-foundation {out} -i DATA.csv ... "
           "(keep chemprop's default --multi-hot-atom-featurizer-mode V2)")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from dnd.errors import UsageError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", help="print this model's card")
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     from dnd.models.shipped import PREFIX, available, shipped_dir, summary
 
     models = available()
@@ -19,9 +19,7 @@ def run(args: argparse.Namespace) -> int:
         name = args.name[len(PREFIX):] if args.name.startswith(PREFIX) else args.name
         card = shipped_dir() / f"{name}.md"
         if name not in models or not card.is_file():
-            print(f"dnd models: error: no shipped model {args.name!r}; shipped: "
-                  f"{', '.join(models) or '(none)'}", file=sys.stderr)
-            return 2
+            raise UsageError(f"no shipped model {args.name!r}; shipped: {', '.join(models) or '(none)'}")
         print(card.read_text(encoding="utf-8"))
         return 0
     for name, path in models.items():

@@ -1,5 +1,5 @@
-"""The analyses `dnd run` writes after finetuning: distillation curves (Figure 3), label
-efficiency, and attention vs 3D distance (Figure 4)."""
+"""The analyses `dnd run` writes after finetuning: the Table-1 layout of the results, distillation
+curves (Figure 3), label efficiency, and attention vs 3D distance (Figure 4)."""
 
 from __future__ import annotations
 
@@ -9,32 +9,18 @@ from typing import Any
 
 import pandas as pd
 
+from dnd.analysis.attention import compare_students
 from dnd.analysis.curves import epoch_losses, plot_curves
 from dnd.analysis.label_efficiency import efficiency_table, plot_label_efficiency
+from dnd.data.corpus import held_out, load_corpus
+from dnd.evaluation.summary import results_table
+from dnd.experiment.config import METHOD_LABELS, ExperimentConfig
+from dnd.experiment.stages import stage_configs
+from dnd.training.config import StudentSpec
 
 
-def results_table(summary: pd.DataFrame) -> str:
-    """Markdown like the paper's Table 1: one row per method and readout, one column per task,
-    test mean ± std over seeds; standardised regression tasks also in standardised units
-    ("z ..."), the units of the paper's curated-set MAEs."""
-    from dnd.evaluation.metrics import higher_is_better
-
-    tasks = list(dict.fromkeys(summary["task"]))
-    metric = dict(zip(summary["task"], summary["metric"]))
-    head = [f"{t} ({metric[t]} {'↑' if higher_is_better(metric[t]) else '↓'})" for t in tasks]
-    lines = ["| method | readout | " + " | ".join(head) + " |", "|---|---|" + "---|" * len(tasks)]
-    for (method, readout), g in summary.groupby(["method", "readout"], sort=False):
-        cells = {r.task: f"{r.test_mean:.3f} ± {r.test_std:.3f}" + (
-            "" if pd.isna(getattr(r, "test_standardized_mean", float("nan")))
-            else f" (z {r.test_standardized_mean:.3f} ± {r.test_standardized_std:.3f})") for r in g.itertuples()}
-        lines.append(f"| {method} | {readout} | " + " | ".join(cells.get(t, "") for t in tasks) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def write_analyses(cfg, students: dict[str, Path | None], rows: list[dict[str, Any]], work: Path,
+def write_analyses(cfg: ExperimentConfig, students: dict[str, Path | None], rows: list[dict[str, Any]], work: Path,
                    results: Path) -> None:
-    from dnd.pipeline import METHOD_LABELS
-
     pd.DataFrame(rows).to_csv(results / "all_runs.csv", index=False)
     if (results / "summary.csv").is_file():
         (results / "table.md").write_text(results_table(pd.read_csv(results / "summary.csv")))
@@ -57,11 +43,8 @@ def write_analyses(cfg, students: dict[str, Path | None], rows: list[dict[str, A
         _attention(cfg, students, results)
 
 
-def _attention(cfg, students: dict[str, Path | None], results: Path) -> None:
-    from dnd.analysis.attention import compare_students, held_out
-    from dnd.pipeline import METHOD_LABELS, _stage_configs, load_corpus
-
-    _, distill, _, _ = _stage_configs(cfg)
+def _attention(cfg: ExperimentConfig, students: dict[str, Path | None], results: Path) -> None:
+    _, distill, _, _ = stage_configs(cfg)
     if distill.student.encoder != "tokengt":
         return
     # the molecules the students did not pretrain on: the held-out part of the corpus
@@ -72,6 +55,6 @@ def _attention(cfg, students: dict[str, Path | None], results: Path) -> None:
                      results / "attention_vs_distance.csv")
 
 
-def random_spec(student) -> str:
+def random_spec(student: StudentSpec) -> str:
     """`dnd attention`'s spec of an untrained twin of `student` (a StudentSpec), overrides included."""
     return f"random:{student.preset}" + (f":{json.dumps(student.overrides)}" if student.overrides else "")

@@ -18,42 +18,31 @@ works end to end, not what D&D achieves at the paper's scale (see the README for
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from dnd.data.embedded import EMBEDDED_TASK, ogb_root, qm9_paired
+from dnd.data.config import CorpusConfig
+from dnd.data.corpus import load_corpus
+from dnd.data.embedded import EMBEDDED_TASK, ogb_root
 from dnd.data.tasks import load_task
+from dnd.evaluation.summary import write_summary
+from dnd.experiment.config import QuickstartConfig
 from dnd.inference.predict import predict_file
-from dnd.objectives.distill import DistillConfig
-from dnd.training.denoise import preset as denoise_preset
+from dnd.models.property import load_property_model
+from dnd.objectives.config import DistillObjective
+from dnd.training.config import DistillRunConfig, FinetuneConfig, StudentSpec, TrainerConfig, denoise_preset
 from dnd.training.denoise import run_denoise
-from dnd.training.distill import DistillRunConfig, run_distill
-from dnd.training.finetune import FinetuneConfig, load_finetuned, run_finetune, write_summary
-from dnd.training.pretrain import StudentSpec
-from dnd.training.trainer import TrainerConfig
+from dnd.training.distill import run_distill
+from dnd.training.finetune import run_finetune
 
 # Shown in the prediction demo: ethanol, benzene, aspirin, caffeine, an unparsable string.
 DEMO_SMILES = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "C1CC(invalid"]
 SHIPPED_MODEL = "dmpnn-node-druglike"
-
-
-@dataclass
-class QuickstartConfig:
-    shipped_epochs: int = 30       # finetuning the shipped D-MPNN (0: skip that path)
-    pipeline: bool = True          # then the whole pipeline from scratch
-    molecules: int | None = None   # embedded QM9 molecules for both pretraining stages (None: all)
-    denoise_epochs: int = 3
-    distill_epochs: int = 10
-    finetune_epochs: int = 30
-    finetune_lr: float = 3e-3      # above Table 5c's 5e-4: a tiny model and 30 instead of 100 epochs
-    finetune_batch_size: int = 64
-    seed: int = 0
 
 
 def _trainer(epochs: int, seed: int) -> TrainerConfig:
@@ -81,7 +70,7 @@ def _demo_predictions(checkpoint: str | Path, out: Path, name: str) -> Path:
     demo = out / "demo_molecules.csv"
     pd.DataFrame({"smiles": DEMO_SMILES}).to_csv(demo, index=False)
     preds_path = out / name
-    table = predict_file(load_finetuned(checkpoint), demo, preds_path)
+    table = predict_file(load_property_model(checkpoint), demo, preds_path)
     print(table.to_string(index=False, na_rep="", max_colwidth=40))
     return preds_path
 
@@ -115,18 +104,19 @@ def run_quickstart(cfg: QuickstartConfig, out_dir: str | Path) -> dict:
         return {"shipped": shipped}
 
     t0 = _stage("1/4 denoise: tiny 3D teacher on embedded QM9 conformers")
-    records = qm9_paired()[: cfg.molecules]
+    corpus = CorpusConfig("embedded", limit=cfg.molecules)
+    records = load_corpus(corpus)
     dcfg = denoise_preset("tiny")
     dcfg = replace(dcfg, trainer=_trainer(cfg.denoise_epochs, cfg.seed))
-    teacher = run_denoise(dcfg, records, out / "teacher")
+    teacher = run_denoise(dcfg, records, out / "teacher", corpus=corpus)
     _done(t0, f"{len(records)} molecules, {cfg.denoise_epochs} epochs -> {teacher}")
 
     t0 = _stage("2/4 distill: D&D-NODE into a tiny TokenGT student")
     # cached: the teacher runs once over the corpus instead of once per batch and epoch
-    scfg = DistillRunConfig(student=StudentSpec("tokengt", "tiny"), objective=DistillConfig(variant="node"),
+    scfg = DistillRunConfig(student=StudentSpec("tokengt", "tiny"), objective=DistillObjective(variant="node"),
                             trainer=_trainer(cfg.distill_epochs, cfg.seed), batch_size=32, cached=True)
     scfg.optim = replace(scfg.optim, lr=1e-3, warmup_steps=20)
-    student = run_distill(scfg, records, teacher, out / "student")
+    student = run_distill(scfg, records, teacher, out / "student", corpus=corpus)
     _done(t0, f"{cfg.distill_epochs} epochs -> {student}")
 
     t0 = _stage(f"3/4 finetune on {EMBEDDED_TASK}: D&D-NODE student vs RandInit twin")
@@ -154,27 +144,3 @@ def run_quickstart(cfg: QuickstartConfig, out_dir: str | Path) -> dict:
     print(f"try:  dnd predict --model {results[0]['checkpoint']} --input YOUR.csv --out preds.csv")
     return {"shipped": shipped, "results": results, "teacher": teacher, "student": student,
             "predictions": preds_path}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = QuickstartConfig()
-    parser.add_argument("--out", default="dnd-quickstart", help="output folder")
-    parser.add_argument("--shipped-epochs", type=int, default=d.shipped_epochs,
-                        help="finetuning epochs of the shipped-model path (0 skips it)")
-    parser.add_argument("--no-pipeline", dest="pipeline", action="store_false",
-                        help="stop after the shipped-model path")
-    parser.add_argument("--molecules", type=int, default=d.molecules,
-                        help="embedded QM9 molecules to pretrain on (default: all)")
-    parser.add_argument("--denoise-epochs", type=int, default=d.denoise_epochs)
-    parser.add_argument("--distill-epochs", type=int, default=d.distill_epochs)
-    parser.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs)
-    parser.add_argument("--seed", type=int, default=d.seed)
-
-
-def run(args: argparse.Namespace) -> int:
-    cfg = QuickstartConfig(shipped_epochs=args.shipped_epochs, pipeline=args.pipeline,
-                           molecules=args.molecules, denoise_epochs=args.denoise_epochs,
-                           distill_epochs=args.distill_epochs, finetune_epochs=args.finetune_epochs,
-                           seed=args.seed)
-    run_quickstart(cfg, args.out)
-    return 0

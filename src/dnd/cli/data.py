@@ -1,7 +1,7 @@
 """`dnd data`: prepare and inspect datasets.
 
   dnd data refractive-index --out FILE.csv.gz   build the RI set from `chemicals` (+ provenance JSON)
-  dnd data task NAME [--root DIR]                load a downstream task, print splits and report
+  dnd data task NAME [--data-root DIR]           load a downstream task, print splits and report
   dnd data paired SOURCE PATH [--limit N]        load a 3D source, print counts and report
   dnd data moses --out FILE.csv.gz               MOSES training SMILES from the molsets wheel
   dnd data conformers SMILES_CSV --out DIR [--shard I/N] [--merge]
@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
-from dnd.data.paired import HYDROGENS
-from dnd.data.report import BadRecordError, DataFileError, Report
-from dnd.data.tasks.options import add_task_option_arguments, task_options
+from dnd.cli.common import add_task_option_arguments, deprecated_alias, task_options, user_errors
+from dnd.data.config import HYDROGENS, PAIRED_SOURCES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,15 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     task = sub.add_parser("task", help="load a downstream task and print its splits and report")
     task.add_argument("name", help="OGB name (ogbg-molesol ...), bp/mp/ri/logp, qm9-<target>, "
                       "or a CSV path")
-    task.add_argument("--root", default=None, help="data folder (default: $DND_DATA)")
-    task.add_argument("--seed", type=int, default=0, help="seed of random splits")
+    task.add_argument("--data-root", default=None, help="data folder (default: $DND_DATA)")
+    deprecated_alias(task, "--root", "--data-root", "data_root")
+    task.add_argument("--split-seed", type=int, default=0, help="seed of random splits")
+    deprecated_alias(task, "--seed", "--split-seed", "split_seed", type=int)
     task.add_argument("--cache-dir", default=None, help="store/reuse the built task here")
     task.add_argument("--strict", action="store_true", help="stop at the first bad record")
     task.add_argument("--path", default=None, help="logp: the SMILES+value CSV")
     add_task_option_arguments(task)
 
     paired = sub.add_parser("paired", help="load a paired 2D/3D source and print its report")
-    paired.add_argument("source", choices=("qm9", "sdf", "pcqm4mv2", "smiles"))
+    paired.add_argument("source", choices=PAIRED_SOURCES)
     paired.add_argument("path")
     paired.add_argument("--limit", type=int, default=None)
     paired.add_argument("--cache-dir", default=None)
@@ -74,12 +74,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     conf.add_argument("--merge-first", type=int, default=None, metavar="K",
                       help="with --merge: only chunks 0..K-1, into OUT/records-first-K.pt (to start "
                       "pretraining while the build goes on)")
+    for p in (ri, task, paired, moses, conf):
+        p.set_defaults(_prog=p.prog)  # error lines name the action: "dnd data task: error: ..."
 
 
 def _run_task(args) -> int:
     from dnd.data.tasks import load_task
     start = time.perf_counter()
-    td = load_task(args.name, root=args.root, seed=args.seed, strict=args.strict,
+    td = load_task(args.name, root=args.data_root, seed=args.split_seed, strict=args.strict,
                    cache_dir=args.cache_dir, **task_options(args.name, args))
     spec = td.spec
     print(f"task {spec.name}: {spec.task_type}, metric {spec.metric}, {spec.num_tasks} target(s)"
@@ -99,7 +101,9 @@ def _run_task(args) -> int:
 
 
 def _run_paired(args) -> int:
-    from dnd.data.paired import load_paired
+    from dnd.data.corpus import load_paired
+    from dnd.data.report import Report
+
     report = Report(strict=args.strict)
     start = time.perf_counter()
     records = load_paired(args.source, args.path, limit=args.limit, strict=args.strict,
@@ -150,9 +154,7 @@ def _run_conformers(args) -> int:
 def run(args) -> int:
     action = {"refractive-index": _run_refractive_index, "task": _run_task,
               "paired": _run_paired, "moses": _run_moses, "conformers": _run_conformers}[args.action]
-    try:
+    # unusable input: one clear line (it names the file/row), not a traceback; dnd's own input
+    # errors are UserErrors already, these are what pandas, RDKit and optional packages raise
+    with user_errors(KeyError, ImportError, ValueError):
         return action(args)
-    except (DataFileError, BadRecordError, KeyError, ImportError, ValueError) as e:
-        # unusable input: one clear line (it names the file/row), not a traceback
-        print(f"dnd data {args.action}: error: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2

@@ -1,5 +1,9 @@
 """Safe checkpoint reading. Every stage loads files with `weights_only=True`, so a checkpoint can
-only carry tensors and plain containers: configs are stored as dicts, never as pickled objects."""
+only carry tensors and plain containers: configs are stored as dicts, never as pickled objects.
+
+The student format lives here too (weights under STUDENT_PREFIX, hparams `encoder_name` and
+`encoder_config`): the pretraining stages write it and `load_encoder` reads it, so prediction and
+finetuning rebuild a student without importing any training code."""
 
 from __future__ import annotations
 
@@ -10,8 +14,11 @@ from typing import Any
 import torch
 
 from dnd.errors import UserError
+from dnd.models.registry import build_encoder
 from dnd.models.shipped import resolve
 
+# State-dict prefix of the 2D student in every checkpoint a pretraining stage writes.
+STUDENT_PREFIX = "student."
 
 
 class CheckpointError(UserError, RuntimeError):
@@ -60,3 +67,30 @@ def hparams(ckpt: dict[str, Any], path: str | Path = "<checkpoint>") -> dict[str
 def submodule_state(state_dict: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """Keys of one submodule (e.g. 'student.') with the prefix stripped."""
     return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+
+
+def student_checkpoint(encoder: torch.nn.Module, hyper_parameters: dict[str, Any]) -> dict[str, Any]:
+    """The student alone, in the format `load_encoder` reads."""
+    state = {STUDENT_PREFIX + k: v.detach().cpu() for k, v in encoder.state_dict().items()}
+    return {"state_dict": state, "hyper_parameters": hyper_parameters}
+
+def load_encoder(ckpt_path: str | Path) -> torch.nn.Module:
+    """Rebuild the student encoder of a checkpoint (hparams encoder_name / encoder_config,
+    weights under STUDENT_PREFIX), in eval mode."""
+    ckpt = load_checkpoint(ckpt_path)
+    hp = hparams(ckpt, ckpt_path)
+    missing = [k for k in ("encoder_name", "encoder_config") if k not in hp]
+    if missing and isinstance(hp.get("teacher"), dict):
+        raise CheckpointError(f"{ckpt_path}: is a 3D teacher checkpoint (dnd denoise); a 2D student "
+                              "checkpoint is needed here (dnd distill or dnd infomax writes student.ckpt)")
+    if missing:
+        raise CheckpointError(f"{ckpt_path}: hparams lack {', '.join(missing)} (not a student checkpoint?)")
+    encoder = build_encoder(hp["encoder_name"], hp["encoder_config"])
+    state = submodule_state(ckpt["state_dict"], STUDENT_PREFIX)
+    if not state:
+        raise CheckpointError(f"{ckpt_path}: state_dict has no '{STUDENT_PREFIX}' weights")
+    try:
+        encoder.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{ckpt_path}: student weights do not fit the stored config: {err}") from err
+    return encoder.eval()

@@ -1,0 +1,89 @@
+"""Typed configs of the models that are not 2D encoders: the 3D teacher and the property head.
+
+This module imports no torch, so the command line can offer presets and show defaults without
+loading the deep-learning stack (`dnd --help` stays instant).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from dnd.data.config import TEACHER_MAX_Z
+from dnd.errors import UnknownNameError
+
+
+@dataclass
+class TeacherConfig:
+    """Hyper-parameters of `TorchMD_ET`; names follow torchmd-net's so they read the same."""
+
+    hidden_channels: int = 256
+    num_layers: int = 6
+    num_rbf: int = 50
+    num_heads: int = 8
+    cutoff_lower: float = 0.0
+    cutoff_upper: float = 5.0
+    max_z: int = TEACHER_MAX_Z
+    max_num_neighbors: int = 32
+    rbf_type: str = "expnorm"
+    # Zaidi et al.'s PCQM4Mv2 denoising config keeps the RBF centres fixed.
+    trainable_rbf: bool = False
+    activation: str = "silu"
+    attn_activation: str = "silu"
+    distance_influence: str = "both"
+    neighbor_embedding: bool = True
+
+    def __post_init__(self) -> None:
+        if self.hidden_channels % self.num_heads:
+            raise ValueError(f"hidden_channels ({self.hidden_channels}) must be divisible by "
+                             f"num_heads ({self.num_heads})")
+        if self.cutoff_upper <= self.cutoff_lower:
+            raise ValueError(f"cutoff_upper ({self.cutoff_upper}) must exceed cutoff_lower ({self.cutoff_lower})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TeacherConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown teacher config keys: {', '.join(unknown)}")
+        return cls(**d)
+
+
+# "paper": Table 5a of the D&D paper (8 layers, 8 heads, 768 dims, 64 RBF, cutoff 5 Å).
+# "cpu-small": the paper's depth, heads and RBF count at a third of the width, which is exactly
+#   the TorchMD-NET Zaidi et al. pretrained on PCQM4Mv2 (256 dims). Sized by measurement
+#   (README, "3D teacher"): a training step on 32 QM9 molecules costs 1.0 s of single-core CPU
+#   time, so 20k molecules x 5 epochs (~2,970 steps) take under an hour on 2 cores.
+# "cpu-fast": half the depth and width of cpu-small (about 6x cheaper per step), for the whole
+#   CPU experiment of configs/cpu-small.yaml, where the teacher is one of many stages.
+# "tiny": tests and the quickstart.
+TEACHER_PRESETS: dict[str, TeacherConfig] = {
+    "paper": TeacherConfig(hidden_channels=768, num_layers=8, num_heads=8, num_rbf=64, cutoff_upper=5.0),
+    "cpu-small": TeacherConfig(hidden_channels=256, num_layers=8, num_heads=8, num_rbf=64, cutoff_upper=5.0),
+    "cpu-fast": TeacherConfig(hidden_channels=128, num_layers=4, num_heads=8, num_rbf=32, cutoff_upper=5.0),
+    "tiny": TeacherConfig(hidden_channels=32, num_layers=2, num_heads=4, num_rbf=16, cutoff_upper=5.0),
+}
+
+
+def teacher_preset(name: str) -> TeacherConfig:
+    """A fresh copy of teacher preset `name`."""
+    try:
+        return TeacherConfig(**asdict(TEACHER_PRESETS[name]))
+    except KeyError:
+        raise UnknownNameError(f"unknown teacher preset {name!r}; choose from {', '.join(TEACHER_PRESETS)}") from None
+
+
+# graph readouts (`dnd.models.readout.Readout`): mean pooling, virtual node / graph token,
+# chemprop's norm aggregation (sum / 100), and min/max/mean/sum concatenated (3DInfomax's PNA)
+READOUTS = ("mp", "vn", "norm", "mmms")
+
+
+@dataclass
+class HeadConfig:
+    """MLP on the readout of a property model: `num_layers` linear layers (GELU + dropout between)."""
+
+    hidden_dim: int = 0        # 0: the readout's width (the encoder's hidden size; 4x for mmms)
+    num_layers: int = 2
+    dropout: float = 0.0

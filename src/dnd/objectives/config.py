@@ -1,0 +1,47 @@
+"""Typed settings of the pretraining objectives (D&D distillation, 3DInfomax), named *Objective
+so that they are not mistaken for the stage configs that hold them (`DistillRunConfig.objective`,
+`InfomaxRunConfig.objective` in `dnd.training.config`). No torch here, so the command line reads
+choices and defaults without loading the deep-learning stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+VARIANTS = ("node", "graph")
+TEACHER_POOLS = ("all", "heavy")
+
+
+@dataclass
+class DistillObjective:
+    variant: str = "node"          # "node" (eq. 7) | "graph" (eq. 6)
+    teacher_pool: str = "all"      # GRAPH only: teacher mean over "all" conformer atoms or "heavy" (graph) atoms
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown distillation variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
+        if self.teacher_pool not in TEACHER_POOLS:
+            raise ValueError(f"unknown teacher pool {self.teacher_pool!r}; choose from {', '.join(TEACHER_POOLS)}")
+
+
+READOUT_AGGREGATORS = ("min", "max", "mean", "sum")
+
+
+@dataclass
+class InfomaxObjective:
+    tau: float = 0.01
+    symmetric: bool = False
+    include_positive: bool = False
+    metric_dim: int = 256
+    readout_aggregators: list[str] = field(default_factory=lambda: ["min", "max", "mean"])
+    head_layers_2d: int = 2
+    head_layers_3d: int = 1
+    head_hidden_2d: int | None = None     # None: the student's width
+
+    def __post_init__(self) -> None:
+        if self.tau <= 0:
+            raise ValueError(f"temperature tau must be positive, got {self.tau}")
+        bad = [a for a in self.readout_aggregators if a not in READOUT_AGGREGATORS]
+        if bad or not self.readout_aggregators:
+            raise ValueError(f"readout aggregators {self.readout_aggregators}: choose from {READOUT_AGGREGATORS}")
+        if self.head_layers_2d < 1 or self.head_layers_3d < 1:
+            raise ValueError("projection heads need at least one layer")
