@@ -75,6 +75,11 @@ def test_conformers_command_builds_merges_and_reports_speed(smiles_csv, tmp_path
     assert "need 0 <= I < N" in capsys.readouterr().err
     assert _run("data", "conformers", tmp_path / "missing.csv", "--out", tmp_path / "m") == 2
     assert "file not found" in capsys.readouterr().err
+    assert _run("data", "conformers", smiles_csv, "--out", tmp_path / "z", "--chunk-size", 0) == 2
+    assert "--chunk-size must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "z").exists()
+    with pytest.raises(DataFileError, match="not a records file"):
+        cc.load_records_file(smiles_csv)  # a user's wrong file is an error, never "re-processed"
 
 
 def _wheel(path, csv_bytes):

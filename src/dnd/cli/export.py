@@ -20,10 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dnd.models.checkpoint import CheckpointError
     from dnd.models.chemprop_export import ExportError, export_chemprop
-    from dnd.models.shipped import resolve
 
-    with user_errors(ExportError, CheckpointError, FileNotFoundError):
-        out = export_chemprop(resolve(args.student), args.out, args.aggregation)
+    with user_errors(ExportError, CheckpointError):  # dnd:NAME resolves in the checkpoint loader
+        out = export_chemprop(args.student, args.out, args.aggregation)
     print(f"chemprop model file: {out}\n"
           f"use it with: chemprop train --from-foundation {out} -i DATA.csv ... "
           "(keep chemprop's default --multi-hot-atom-featurizer-mode V2)")

@@ -38,6 +38,7 @@ from dnd.data.builder import build_records
 from dnd.data.paired import make_data
 from dnd.data.report import DataFileError, Report
 from dnd.data.sources import check_file, conformers, csv_rows
+from dnd.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,12 @@ class BuildConfig:
     num_conformers: int = 1
     seed: int = 0
     largest_fragment: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("chunk_size", "num_conformers", "limit"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
 
     def fingerprint(self) -> str:
         key = {k: v for k, v in asdict(self).items() if k != "smiles_file"}
@@ -256,11 +263,14 @@ def load_records_file(path: str | os.PathLike) -> list[Data]:
     path = Path(path)
     if not path.is_file():
         raise DataFileError(f"{path}: file not found")
-    loaded = cache.load(path)
-    if loaded is None:
+    try:  # read directly: a user's file that fails is an error, not a cache to rebuild
+        blob = torch.load(path, weights_only=True)
+    except Exception:  # noqa: BLE001 - torch raises several types for foreign files
+        blob = None
+    if not isinstance(blob, dict) or blob.get("format") != cache.CACHE_FORMAT:
         raise DataFileError(f"{path}: not a records file written by `dnd data conformers --merge` "
                             "(or written by an older dnd); rebuild it")
-    return cache.uncollate(loaded[0], make_data)
+    return cache.uncollate(blob["data"], make_data)
 
 
 def speed_summary(out_dir: str | os.PathLike) -> dict:
