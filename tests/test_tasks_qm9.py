@@ -26,6 +26,17 @@ def test_split_protocol_matches_3dinfomax():
         qm9_split(n, train_size=60_000, train_offset=50_000)
 
 
+def test_valid_size_keeps_a_seeded_part_of_the_validation_set():
+    n = 130_831
+    full, part = qm9_split(n), qm9_split(n, valid_size=2_000)
+    assert len(part["valid"]) == 2_000 and len(set(part["valid"])) == 2_000
+    assert set(part["valid"]) < set(full["valid"])
+    assert part["test"] == full["test"] and part["train"] == full["train"]
+    assert part["valid"] == qm9_split(n, valid_size=2_000)["valid"]
+    with pytest.raises(ValueError, match="valid_size"):
+        qm9_split(n, valid_size=20_000)
+
+
 def test_hartree_to_mev():
     assert HARTREE_TO_MEV == pytest.approx(27211.386, abs=1e-3)
     assert set(QM9_TARGETS) == {"mu", "alpha", "homo", "lumo", "gap", "r2", "zpve", "cv"}

@@ -62,16 +62,23 @@ QM9_TARGETS = {
 
 
 def qm9_split(n: int, train_size: int = 50_000, train_offset: int = 0,
-              seed: int = SPLIT_SEED) -> dict[str, list[int]]:
-    """3DInfomax's QM9 split of n molecules (see module docstring)."""
+              seed: int = SPLIT_SEED, valid_size: int | None = None) -> dict[str, list[int]]:
+    """3DInfomax's QM9 split of n molecules (see module docstring). `valid_size` keeps a seeded
+    random part of the validation set (model selection scores it every epoch, which dominates
+    CPU-scale runs); the test set always stays whole."""
     perm = np.random.RandomState(seed).permutation(n)
     pool = perm[:POOL]
     n_test = int(TEST_FRACTION * n)
     if train_offset < 0 or train_size <= 0 or train_offset + train_size > len(pool):
         raise UsageError(f"train slice [{train_offset}, {train_offset + train_size}) is outside "
                          f"the {len(pool)}-molecule training pool")
+    valid = perm[POOL + n_test:]
+    if valid_size is not None:
+        if not 0 < valid_size <= len(valid):
+            raise UsageError(f"valid_size {valid_size} must be in [1, {len(valid)}]")
+        valid = valid[np.sort(np.random.RandomState(seed).permutation(len(valid))[:valid_size])]
     return {"train": pool[train_offset:train_offset + train_size].tolist(),
-            "valid": perm[POOL + n_test:].tolist(), "test": perm[POOL:POOL + n_test].tolist()}
+            "valid": valid.tolist(), "test": perm[POOL:POOL + n_test].tolist()}
 
 
 def qm9_file(root: str | os.PathLike | None) -> Path:
@@ -84,14 +91,14 @@ def qm9_file(root: str | os.PathLike | None) -> Path:
 
 
 def _build(target: str, path: Path, train_size: int, train_offset: int, split_seed: int,
-           report: Report) -> TaskData:
+           valid_size: int | None, report: Report) -> TaskData:
     spec_t = QM9_TARGETS[target]
     df = read_table(path, ["Index", "SMILES", spec_t.column],
                     usecols=lambda c: c in ("Index", "SMILES", spec_t.column))
     df = df.sort_values("Index", kind="stable").reset_index(drop=True)
     labels = pd.to_numeric(df[spec_t.column], errors="coerce").to_numpy(np.float64) * spec_t.factor
     # only molecules in some split are featurised (81k of 131k with the default 50k train)
-    wanted = qm9_split(len(df), train_size, train_offset, split_seed)
+    wanted = qm9_split(len(df), train_size, train_offset, split_seed, valid_size)
     rows = sorted(i for idx in wanted.values() for i in idx)
     records, kept = make_records(df["SMILES"].iloc[rows].tolist(), labels[rows],
                                  [f"molecule index {df['Index'].iloc[i]}" for i in rows],
@@ -104,19 +111,20 @@ def _build(target: str, path: Path, train_size: int, train_offset: int, split_se
     return assemble(spec, records, split, report,
                     {"file": str(path), "split": "3DInfomax random (seed_data)",
                      "split_seed": split_seed, "train_size": train_size,
-                     "train_offset": train_offset, "rows_in_file": len(df)})
+                     "train_offset": train_offset, "valid_size": valid_size, "rows_in_file": len(df)})
 
 
 def load_qm9(name: str, root: str | os.PathLike | None = None, report: Report | None = None,
              train_size: int = 50_000, train_offset: int = 0, split_seed: int = SPLIT_SEED,
-             cache_dir: str | os.PathLike | None = None) -> TaskData:
+             valid_size: int | None = None, cache_dir: str | os.PathLike | None = None) -> TaskData:
     """"qm9-<target>" with target in `QM9_TARGETS` (see module docstring for units and split)."""
     target = name.removeprefix("qm9-")
     if target not in QM9_TARGETS:
         raise UnknownNameError(f"unknown QM9 target {target!r}; known: {', '.join(QM9_TARGETS)}")
     report = report if report is not None else Report()
     path = qm9_file(root)
-    options = {"train_size": train_size, "train_offset": train_offset, "split_seed": split_seed}
+    options = {"train_size": train_size, "train_offset": train_offset, "split_seed": split_seed,
+               "valid_size": valid_size}
     return cached_task(cache_dir, name, [path], options,
-                       lambda: _build(target, path, train_size, train_offset, split_seed, report),
+                       lambda: _build(target, path, train_size, train_offset, split_seed, valid_size, report),
                        strict=report.strict)
