@@ -58,6 +58,7 @@ def fit(module: L.LightningModule, train_loader, val_loader, trainer_cfg: Traine
     ckpt = resume_path(out, resume)
     trainer = build_trainer(trainer_cfg, out, monitor=monitor if val_loader is not None else None, mode=mode,
                             resume=ckpt is not None)
-    trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt)
+    # weights_only: a resumed checkpoint is read like every other file (no pickled code runs)
+    trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt, weights_only=True)
     trainer.save_checkpoint(out / "checkpoints" / "last.ckpt", weights_only=False)
     return trainer
