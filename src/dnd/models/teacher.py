@@ -10,6 +10,9 @@ The checkpoint therefore carries the teacher config as a plain dict (it is read 
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -19,15 +22,37 @@ from dnd.models.checkpoint import CheckpointError, hparams, load_checkpoint, sub
 from dnd.models.config import TeacherConfig
 
 
+WARP_NO_DRIVER = "Could not find or load the NVIDIA CUDA driver"
+
+
 def _quiet_warp() -> None:
     """torchmd-net imports NVIDIA warp (when installed) for its optional kernels, and warp's
     `init()` prints a 5-line banner at INFO level into every command's output. Raising warp's
     own log threshold before torchmd-net imports it silences the banner at its source; warp's
-    warnings and errors still print."""
-    if importlib.util.find_spec("warp") is not None:
-        import warp
+    warnings and errors still print. One line is not a Python log record: on every machine
+    without an NVIDIA driver warp's native library writes "Could not find or load the NVIDIA
+    CUDA driver" straight to file descriptor 2, although it tells nothing (torch, not warp,
+    picks dnd's device). So warp is initialised here with fd 2 captured, and every line it
+    wrote except that one is passed on."""
+    if importlib.util.find_spec("warp") is None:
+        return
+    import warp
 
-        warp.config.log_level = warp.LOG_WARNING
+    warp.config.log_level = warp.LOG_WARNING
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            warp.init()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines()
+            for line in lines:
+                if WARP_NO_DRIVER not in line:
+                    print(line, file=sys.stderr)
 
 
 _quiet_warp()
