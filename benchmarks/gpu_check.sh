@@ -6,7 +6,7 @@
 #     bash benchmarks/gpu_check.sh [OUT]            # OUT defaults to gpu-check-<date>
 #
 # 1. training throughput at bf16, peak memory and MFU of the teacher (`paper`), TokenGT (`paper`)
-#    and the D-MPNN student when the registry has it (benchmarks/gpu_throughput.py);
+#    and the D-MPNN student (benchmarks/gpu_throughput.py);
 # 2. `dnd denoise` (tiny, bf16-mixed) -> `dnd distill` -> `dnd finetune`, the last two as 1-device
 #    DDP runs, each to completion on tiny data (embedded QM9 / embedded ogbg-molesol);
 # 3. cached-vs-live distillation throughput at bf16 (benchmarks/distill_speed.py), paper teacher

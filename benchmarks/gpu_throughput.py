@@ -15,7 +15,7 @@ molecules/s is over the timed steps (the device synchronised before reading the 
 FLOPs are those `torch.utils.flop_counter` counts for one training step (matrix products and
 attention, forward and backward) over the same batches, outside the timing; MFU = FLOPs/s over
 the card's dense bf16 peak (`PEAK_BF16_TFLOPS`, matched in the card name, or `--peak-tflops`).
-An encoder the registry does not have (the D-MPNN student before it lands) is reported as
+An encoder the registry does not have is reported as
 skipped; a model that fails is reported with its error and makes the exit status 1.
 """
 
