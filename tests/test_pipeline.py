@@ -41,6 +41,17 @@ def test_unknown_setting_is_named():
     assert base.corpus.sample is None
 
 
+def test_pretraining_runs_only_what_the_methods_need(tmp_path):
+    """A RandInit-only experiment with no label-efficiency tasks trains no teacher or student
+    (the label-efficiency study's default methods include D&D-NODE, but it has nothing to run)."""
+    from dnd.experiment.run import pretrain
+    from dnd.experiment.config import LabelEfficiencyConfig
+
+    cfg = ExperimentConfig(name="x", methods=["randinit"], label_efficiency=LabelEfficiencyConfig(tasks=[]))
+    assert pretrain(cfg, tmp_path) == {"randinit": None}
+    assert not any(tmp_path.iterdir())
+
+
 def test_unset_environment_variable_is_named(tmp_path, monkeypatch):
     monkeypatch.delenv("DND_NOT_SET", raising=False)
     path = tmp_path / "c.yaml"

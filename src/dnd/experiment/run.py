@@ -39,7 +39,8 @@ def pretrain(cfg: ExperimentConfig, work: Path) -> dict[str, Path | None]:
     """Teacher and the students the methods need; returns method -> student checkpoint (None for
     RandInit) plus 'teacher'."""
     denoise, distill, infomax, _ = stage_configs(cfg)
-    methods = set(cfg.methods) | set(cfg.label_efficiency.methods)
+    # label-efficiency methods need students only when that study has tasks
+    methods = set(cfg.methods) | (set(cfg.label_efficiency.methods) if cfg.label_efficiency.tasks else set())
     records = None
 
     def corpus():
