@@ -150,10 +150,14 @@ def build_trainer(cfg: TrainerConfig, out_dir: str | Path, monitor: str | None =
     if not resume:
         _set_aside_old_log(out)
     ckpt_dir = out / "checkpoints"
-    callbacks = [periodic_checkpoints(ckpt_dir, cfg.checkpoint_every_n_steps)]
+    # best.ckpt's callback runs before the one writing epochN/last.ckpt, so every resumable
+    # checkpoint already holds this epoch's best-model decision: a kill between the two writes
+    # cannot make the resumed run forget an epoch that was the best (it re-runs and re-decides it)
+    callbacks = []
     if monitor:
         callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode,
                                          save_top_k=1, auto_insert_metric_name=False))
+    callbacks.append(periodic_checkpoints(ckpt_dir, cfg.checkpoint_every_n_steps))
     loggers = [ContinuingCSVLogger(out, name="logs", version="")]
     if importlib.util.find_spec("tensorboard") is not None:
         loggers.append(TensorBoardLogger(out, name="tensorboard", version=""))
