@@ -72,21 +72,14 @@ def dnd_fit(task, batch_size: int, epochs: int, seed: int) -> float:
         return time.perf_counter() - start
 
 
-class Split:
-    """Train/valid molecules of a distillation run, in the shape `chemprop_fit` reads."""
-
-    def __init__(self, train, valid):
-        self.train = [_Target(r) for r in train]
-        self.valid = [_Target(r) for r in valid]
-
-
-class _Target:
-    def __init__(self, record):
-        self.smiles, self.y = record.smiles, torch.tensor([float(record.num_nodes)])
-
-
 def distill_setup(records_path: str | None, limit: int, batch_size: int, work: Path):
-    """(records, DistillRunConfig factory, teacher) with the teacher-feature cache built once."""
+    """(molecules, dnd_distill_fit): the training/validation molecules of a D&D-NODE run in the
+    shape `chemprop_fit` reads (target: heavy-atom count), and a timed `run_distill` on them. The
+    teacher-feature cache is built once here, outside the timing. The seed stays 0 in every
+    repeat: it also picks the validation molecules, and another split would rebuild the cache
+    inside the timed run."""
+    from types import SimpleNamespace
+
     from dnd.data.config import CorpusConfig
     from dnd.data.corpus import load_corpus, split_records
     from dnd.training.config import DistillRunConfig, StudentSpec, TrainerConfig
@@ -96,15 +89,22 @@ def distill_setup(records_path: str | None, limit: int, batch_size: int, work: P
     records = load_corpus(corpus)
     teacher = "dnd:teacher-druglike"
 
-    def config(epochs: int, seed: int) -> DistillRunConfig:
+    def config(epochs: int) -> DistillRunConfig:
         return DistillRunConfig(student=StudentSpec(encoder="dmpnn", preset="chemprop"), cached=True,
                                 feature_cache=str(work / "features"), batch_size=batch_size,
-                                trainer=TrainerConfig(max_epochs=epochs, seed=seed, progress=False,
+                                trainer=TrainerConfig(max_epochs=epochs, seed=0, progress=False,
                                                       accelerator="cpu", checkpoint_every_n_steps=0))
 
-    run_distill(config(1, 0), records, teacher, work / "warm")            # builds the feature cache
-    train, valid = split_records(records, config(1, 0).val_fraction, 0)
-    return records, config, teacher, Split(train, valid)
+    def dnd_distill_fit(_molecules, _batch_size: int, epochs: int, repeat: int) -> float:
+        start = time.perf_counter()
+        run_distill(config(epochs), records, teacher, work / f"run{repeat}")
+        return time.perf_counter() - start
+
+    run_distill(config(1), records, teacher, work / "warm")            # builds the feature cache
+    train, valid = split_records(records, config(1).val_fraction, 0)
+    as_task = [[SimpleNamespace(smiles=r.smiles, y=torch.tensor([float(r.num_nodes)])) for r in part]
+               for part in (train, valid)]
+    return SimpleNamespace(train=as_task[0], valid=as_task[1]), dnd_distill_fit
 
 
 def main(argv=None) -> int:
@@ -130,16 +130,8 @@ def main(argv=None) -> int:
             task = load_task(args.task, root=args.data_root)
             what, ours = args.task, dnd_fit
         else:
-            records, config, teacher, task = distill_setup(args.records, args.limit, args.batch_size, Path(tmp))
+            task, ours = distill_setup(args.records, args.limit, args.batch_size, Path(tmp))
             what = f"distill D&D-NODE on {args.records or 'embedded QM9'}"
-
-            def ours(_task, _batch_size, epochs, repeat):
-                # seed 0 always: the seed also picks the validation molecules, and another split
-                # would rebuild the teacher-feature cache inside the timed run
-                from dnd.training.distill import run_distill
-                start = time.perf_counter()
-                run_distill(config(epochs, 0), records, teacher, Path(tmp) / f"run{repeat}")
-                return time.perf_counter() - start
         n = (len(task.train) + len(task.valid)) * args.epochs
         rows = []
         for r in range(args.repeats):

@@ -60,6 +60,20 @@ def test_unset_environment_variable_is_named(tmp_path, monkeypatch):
         load_config(path)
 
 
+def test_bad_qm9_split_option_stops_check_with_exit_2(tmp_path, capsys):
+    """A QM9 split option the loader would reject after pretraining stops `--check` at once."""
+    path = tmp_path / "c.yaml"
+    for value, message in (("0", "valid_size 0 must be in [1, 17748]"), ("many", "valid_size must be an integer")):
+        path.write_text(f"name: c\ntasks: [qm9-alpha]\ntask_options: {{qm9-alpha: {{valid_size: {value}}}}}\n"
+                        "label_efficiency: {tasks: []}\n")
+        assert main(["run", str(path), "--check"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    path.write_text("name: c\ntasks: [qm9-alpha]\ntask_options: {qm9-alpha: {valid_size: 1000, train_offset: 50000}}\n"
+                    "label_efficiency: {tasks: []}\n")
+    assert main(["run", str(path), "--check"]) == 0
+
+
 def test_tiny_pipeline_end_to_end_and_reuse(tmp_path, capsys):
     cfg = load_config(CONFIGS[[p.stem for p in CONFIGS].index("tiny")])
     cfg = apply_overrides(cfg, {"results_dir": str(tmp_path / "results"), "work_dir": str(tmp_path / "runs")})

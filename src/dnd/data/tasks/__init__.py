@@ -25,7 +25,7 @@ from dnd.data.tasks.base import TaskData
 from dnd.data.tasks.csv_task import is_csv_path, load_csv_task
 from dnd.data.tasks.curated import CURATED, load_curated
 from dnd.data.tasks.ogb import OGB_TASKS, load_ogb_task
-from dnd.data.tasks.qm9 import QM9_TARGETS, load_qm9
+from dnd.data.tasks.qm9 import QM9_TARGETS, check_qm9_options, load_qm9
 
 TASK_NAMES = (*OGB_TASKS, *CURATED, *(f"qm9-{t}" for t in QM9_TARGETS))
 
@@ -83,6 +83,11 @@ def check_task_options(name: str, opts: dict[str, Any]) -> None:
     if unknown:
         raise UsageError(f"task {name!r} does not take option(s) {', '.join(unknown)}; "
                          f"it takes: {', '.join(known) or 'none'}")
+    if task_loader(name) is load_qm9:
+        try:
+            check_qm9_options(opts)
+        except UsageError as err:
+            raise UsageError(f"task {name!r}: {err}") from None
 
 
 __all__ = ["TASK_NAMES", "check_task_options", "load_task", "task_loader", "task_option_names"]

@@ -81,6 +81,19 @@ def qm9_split(n: int, train_size: int = 50_000, train_offset: int = 0,
             "valid": valid.tolist(), "test": perm[POOL:POOL + n_test].tolist()}
 
 
+QM9_MOLECULES = 130_831   # characterised molecules of the qm9pack file: what option checks split
+
+
+def check_qm9_options(opts: dict) -> None:
+    """UsageError for a split option that `load_qm9` would reject, checked without the data (so
+    `dnd run --check` stops a bad `task_options:` value before pretraining, not after)."""
+    for key in ("train_size", "train_offset", "split_seed", "valid_size"):
+        value = opts.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise UsageError(f"{key} must be an integer, got {value!r}")
+    qm9_split(QM9_MOLECULES, **{k: opts[k] for k in ("train_size", "train_offset", "valid_size") if k in opts})
+
+
 def qm9_file(root: str | os.PathLike | None) -> Path:
     found = find_file(data_root(root), "qm9", QM9_FILES)
     if found is None:
