@@ -104,3 +104,20 @@ def test_lightning_adverts_are_dropped_at_their_logger():
 
     assert not logger.filter(record("💡 Tip: For seamless cloud logging, try installing [litlogger]"))
     assert logger.filter(record("GPU available: False, used: False"))
+
+
+def test_lightnings_leafspec_deprecation_is_silenced_and_nothing_else(tmp_path):
+    """Every fit printed torch's LeafSpec deprecation through Lightning; only that one goes."""
+    import warnings
+
+    from lightning.pytorch.utilities._pytree import _tree_flatten
+
+    from dnd.training.config import TrainerConfig
+    from dnd.training.trainer import build_trainer
+
+    build_trainer(TrainerConfig(max_epochs=1, progress=False), tmp_path / "run")
+
+    with warnings.catch_warnings(record=True) as caught:
+        _tree_flatten(0)
+        warnings.warn("another future change", FutureWarning)
+    assert [str(w.message) for w in caught] == ["another future change"]

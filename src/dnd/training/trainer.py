@@ -9,6 +9,7 @@ import importlib.util
 import logging
 import random
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -146,6 +147,10 @@ def build_trainer(cfg: TrainerConfig, out_dir: str | Path, monitor: str | None =
     """Trainer writing to `out_dir`: logs/ (CSV, TensorBoard when installed) and checkpoints/
     (last.ckpt always; best.ckpt by `monitor` when given). `resume`: the CSV log continues."""
     check_accelerator(cfg.accelerator)
+    # Lightning 2.x builds torch's LeafSpec, deprecated in torch 2.13, in every fit: a line about
+    # the two libraries' versions that a user can do nothing about. Only that message is silenced.
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            category=FutureWarning)
     out = output_folder(out_dir)
     if not resume:
         _set_aside_old_log(out)
