@@ -55,6 +55,21 @@ def test_encode_per_molecule_independent_of_batching(batch):
     torch.testing.assert_close(together[start:stop], alone, rtol=1e-5, atol=1e-5)
 
 
+def test_a_compact_molecule_with_hydrogens_alone_keeps_every_neighbour(batch):
+    """Testosterone with H has 1,591 atom pairs within 5 Å (self-loops included), over
+    torchmd-net's default budget of 32 per atom (1,568): alone in a batch it failed the run. It
+    must encode alone, identically to its encoding beside other molecules."""
+    torch.manual_seed(0)
+    teacher = Teacher(teacher_preset("tiny"))
+    steroid = paired_record("CC12CCC3C(CCC4=CC(=O)CCC34C)C1CCC2O", seed=0)
+    within = (torch.cdist(steroid.pos, steroid.pos) < teacher.config.cutoff_upper).sum()
+    assert within > 32 * steroid.z.numel()  # the case that overflowed
+    alone = teacher.encode(steroid)
+    mixed = next(iter(make_loader([paired_record("CCO"), steroid], batch_size=2)))
+    start = mixed.z_ptr[1].item()
+    torch.testing.assert_close(teacher.encode(mixed)[start:], alone, rtol=1e-5, atol=1e-5)
+
+
 def test_frozen_encode_has_no_grad_and_leaves_parameters(batch):
     torch.manual_seed(0)
     teacher = Teacher(teacher_preset("tiny")).freeze()

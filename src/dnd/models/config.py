@@ -23,7 +23,6 @@ class TeacherConfig:
     cutoff_lower: float = 0.0
     cutoff_upper: float = 5.0
     max_z: int = TEACHER_MAX_Z
-    max_num_neighbors: int = 32
     rbf_type: str = "expnorm"
     # Zaidi et al.'s PCQM4Mv2 denoising config keeps the RBF centres fixed.
     trainable_rbf: bool = False
@@ -44,6 +43,9 @@ class TeacherConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TeacherConfig":
+        # Checkpoints from before 2026-11-28 store torchmd-net's fixed pair budget, which the
+        # teacher now sizes for each batch (Teacher.forward): it never changed a result.
+        d = {k: v for k, v in d.items() if k != "max_num_neighbors"}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
