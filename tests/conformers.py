@@ -3,6 +3,9 @@ contract, so teacher tests do not depend on the data layer or on files outside t
 
 from __future__ import annotations
 
+import csv
+import gzip
+
 import torch
 from rdkit import Chem
 from rdkit.Chem import AllChem
@@ -39,3 +42,13 @@ def random_rotation(generator: torch.Generator, dtype=torch.float64) -> torch.Te
     if torch.det(q) < 0:
         q[:, 0] = -q[:, 0]
     return q.to(dtype)
+
+
+def pcqm4mv2_with_hs(path, n: int):
+    """(row index, CXSMILES, RDKit molecule with its hydrogens and 3D conformer) for the first
+    `n` rows of a PCQM4Mv2 CSV: the raw reference the data layer's parse is checked against."""
+    params = Chem.SmilesParserParams()
+    params.removeHs = False
+    with gzip.open(path, "rt") as f:
+        for i, row in zip(range(n), csv.DictReader(f)):
+            yield i, row["smiles"], Chem.MolFromSmiles(row["smiles"], params)

@@ -17,6 +17,7 @@ import lzma
 import numpy as np
 import pytest
 import torch
+from conformers import pcqm4mv2_with_hs
 from pretrain_helpers import single_thread, write_teacher_ckpt  # noqa: F401
 from rdkit import Chem
 from rdkit.Chem import AllChem
@@ -54,14 +55,10 @@ def _sdf_raw(path):
 
 
 def _pcqm_raw(path):
-    params = Chem.SmilesParserParams()
-    params.removeHs = False
     out = {}
-    with gzip.open(path, "rt") as f:
-        for i, row in zip(range(N), csv.DictReader(f)):
-            mol = Chem.MolFromSmiles(row["smiles"], params)
-            pos = mol.GetConformer().GetPositions()
-            out[f"pcqm4mv2-2k:{i}"] = pos[[a.GetAtomicNum() != 1 for a in mol.GetAtoms()]]
+    for i, _, mol in pcqm4mv2_with_hs(path, N):
+        pos = mol.GetConformer().GetPositions()
+        out[f"pcqm4mv2-2k:{i}"] = pos[[a.GetAtomicNum() != 1 for a in mol.GetAtoms()]]
     return out
 
 

@@ -5,7 +5,6 @@ finetuning sees); plus a conformer holding two molecules (a multi-fragment recor
 from __future__ import annotations
 
 import csv
-import gzip
 import lzma
 
 import numpy as np
@@ -13,6 +12,8 @@ import pytest
 import torch
 from rdkit import Chem
 from rdkit.Chem import AllChem
+
+from conformers import pcqm4mv2_with_hs
 
 from dnd.data.embedded import QM9_FILE, embedded_dir, qm9_paired
 from dnd.data.featurize import smiles_to_graph
@@ -73,17 +74,13 @@ def _pcqm(shared_file):
     hydrogen-free SMILES), for molecules that are not radicals (a plain SMILES parse fills
     radicals' missing valence with hydrogens)."""
     path = shared_file("pcqm4mv2/pcqm4mv2-2k.csv.gz")
-    params = Chem.SmilesParserParams()
-    params.removeHs = False
     ref = {}
-    with gzip.open(path, "rt") as f:
-        for i, row in zip(range(N), csv.DictReader(f)):
-            mol = Chem.MolFromSmiles(row["smiles"], params)
-            if not any(a.GetTotalNumHs() for a in mol.GetAtoms()):
-                plain = Chem.MolFromSmiles(row["smiles"].split(" ")[0])   # RDKit's RemoveHs
-                if any(a.GetAtomicNum() == 1 for a in plain.GetAtoms()):    # stereo-defining H
-                    plain = Chem.RemoveAllHs(plain)
-                ref[f"pcqm4mv2-2k:{i}"] = Chem.MolToSmiles(plain)
+    for i, smiles, mol in pcqm4mv2_with_hs(path, N):
+        if not any(a.GetTotalNumHs() for a in mol.GetAtoms()):
+            plain = Chem.MolFromSmiles(smiles.split(" ")[0])             # RDKit's RemoveHs
+            if any(a.GetAtomicNum() == 1 for a in plain.GetAtoms()):    # stereo-defining H
+                plain = Chem.RemoveAllHs(plain)
+            ref[f"pcqm4mv2-2k:{i}"] = Chem.MolToSmiles(plain)
     return load_paired("pcqm4mv2", path, limit=N, workers=1), ref
 
 
