@@ -135,3 +135,32 @@ def test_embedded_matches_qm9_source(tmp_path, shared_file):
 def test_ogb_root_and_task_name():
     assert embedded.EMBEDDED_TASK == "ogbg-molesol"
     assert embedded.ogb_root().is_dir() and embedded.ogb_root().name == "embedded"
+
+
+def test_chemprop_features_stored_compact_and_restored_exactly(tmp_path, small_sdf, monkeypatch):
+    """cp_x / cp_edge_attr are cached as uint8 plus the mass column, and come back bit-identical
+    to the featurizer's float32; caches written before (float32, no cp_mass) still load."""
+    from dnd.data import cache
+    from dnd.data.paired import make_data
+
+    built = []
+    collate = cache.collate
+    monkeypatch.setattr(cache, "collate", lambda recs: built.extend(recs) or collate(recs))
+    load_paired("sdf", small_sdf, cache_dir=tmp_path / "c", limit=40, workers=1)
+    monkeypatch.undo()
+    again = load_paired("sdf", small_sdf, cache_dir=tmp_path / "c", limit=40, workers=1)
+    assert len(built) == len(again) > 30
+    for arrays, rec in zip(built, again):
+        assert rec.cp_x.dtype == rec.cp_edge_attr.dtype == torch.float32
+        assert np.array_equal(rec.cp_x.numpy(), arrays.cp_x)
+        assert np.array_equal(rec.cp_edge_attr.numpy(), arrays.cp_edge_attr)
+    assert any(len(np.unique(a.cp_x[:, -1])) > 1 for a in built)  # masses really vary
+
+    (path,) = (tmp_path / "c").glob("*.pt")
+    stored = torch.load(path, weights_only=True)["data"]
+    assert stored["cp_x"].dtype == stored["cp_edge_attr"].dtype == torch.uint8
+    mass = stored.pop("cp_mass")
+    old = dict(stored, cp_x=torch.cat([stored["cp_x"].float(), mass[:, None]], 1),
+               cp_edge_attr=stored["cp_edge_attr"].float())
+    for rec, prev in zip(cache.uncollate(old, make_data), again):
+        assert torch.equal(rec.cp_x, prev.cp_x) and torch.equal(rec.cp_edge_attr, prev.cp_edge_attr)
