@@ -164,3 +164,16 @@ def test_chemprop_features_stored_compact_and_restored_exactly(tmp_path, small_s
                cp_edge_attr=stored["cp_edge_attr"].float())
     for rec, prev in zip(cache.uncollate(old, make_data), again):
         assert torch.equal(rec.cp_x, prev.cp_x) and torch.equal(rec.cp_edge_attr, prev.cp_edge_attr)
+
+
+def test_task_cache_stores_chemprop_features_compact_and_restores_them(tmp_path):
+    from dnd.data.tasks import load_task
+
+    built = load_task("ogbg-molesol")
+    load_task("ogbg-molesol", cache_dir=tmp_path)
+    again = load_task("ogbg-molesol", cache_dir=tmp_path)
+    (path,) = tmp_path.glob("*.pt")
+    assert torch.load(path, weights_only=True)["data"]["cp_x"].dtype == torch.uint8
+    for a, b in zip(built.train + built.valid + built.test, again.train + again.valid + again.test):
+        assert b.cp_x.dtype == b.cp_edge_attr.dtype == torch.float32
+        assert torch.equal(a.cp_x, b.cp_x) and torch.equal(a.cp_edge_attr, b.cp_edge_attr)

@@ -109,7 +109,7 @@ def collate(records: Sequence) -> dict:
         "x": cat("x", empty_shape=(0, 9)),
         "edge_index": cat("edge_index", axis=1, empty_shape=(2, 0)),
         "edge_attr": cat("edge_attr", empty_shape=(0, 3)),
-        **_compact_chemprop(cat("cp_x", empty_shape=(0, 72), dtype=np.float32),
+        **compact_chemprop(cat("cp_x", empty_shape=(0, 72), dtype=np.float32),
                             cat("cp_edge_attr", empty_shape=(0, 14), dtype=np.float32)),
         "z": cat("z"),
         "pos": cat("pos", empty_shape=(0, 3), dtype=np.float32),
@@ -126,7 +126,7 @@ def collate(records: Sequence) -> dict:
     return out
 
 
-def _compact_chemprop(cp_x: torch.Tensor, cp_edge_attr: torch.Tensor) -> dict:
+def compact_chemprop(cp_x: torch.Tensor, cp_edge_attr: torch.Tensor) -> dict:
     """chemprop's features are 0/1 except the atom mass (x 0.01, the last atom column), yet as
     float32 they were two thirds of a drug-like cache: stored as uint8 plus the mass column,
     a cache is half the size. Checked, not assumed: a featurizer with other values stays float."""
@@ -136,11 +136,12 @@ def _compact_chemprop(cp_x: torch.Tensor, cp_edge_attr: torch.Tensor) -> dict:
     return {"cp_x": bits, "cp_mass": cp_x[:, -1].clone(), "cp_edge_attr": bonds}
 
 
-def _chemprop_float(c: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Float32 chemprop features of a collated dict, compact or (caches written before
-    2026-11-28, e.g. conformer chunks that took hours to build) stored as float32."""
+def chemprop_float(c: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float32 chemprop features of a collated dict, compact or as written before 2026-11-28
+    (float32; task caches had uint8 bonds), so no cache, e.g. conformer chunks that took hours to
+    build, has to be rebuilt."""
     if "cp_mass" not in c:
-        return c["cp_x"], c["cp_edge_attr"]
+        return c["cp_x"].float(), c["cp_edge_attr"].float()
     return torch.cat([c["cp_x"].float(), c["cp_mass"][:, None]], 1), c["cp_edge_attr"].float()
 
 
@@ -148,7 +149,7 @@ def uncollate(c: dict, make: Callable) -> list:
     """Collated dict -> list of records built by `make(**fields)` (views into the big tensors)."""
     nodes, edges, atoms = c["n_nodes"].tolist(), c["n_edges"].tolist(), c["n_atoms"].tolist()
     xs, eas = c["x"].split(nodes), c["edge_attr"].split(edges)
-    cp_x, cp_edge_attr = _chemprop_float(c)
+    cp_x, cp_edge_attr = chemprop_float(c)
     cxs, ceas = cp_x.split(nodes), cp_edge_attr.split(edges)
     eis = c["edge_index"].split(edges, dim=1)
     zs, ps, ms = c["z"].split(atoms), c["pos"].split(atoms), c["atom_is_node"].split(atoms)

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import torch
 from torch_geometric.data import Data
 
-from dnd.data.cache import atomic_save, load_blob, source_key
+from dnd.data.cache import atomic_save, chemprop_float, compact_chemprop, load_blob, source_key
 from dnd.data.paired import make_data
 from dnd.data.report import BadRecordError, DataFileError, Report
 from dnd.data.tasks.base import TaskData, TaskSpec
@@ -40,8 +40,8 @@ def _collate(records: Sequence[Data], num_tasks: int) -> dict:
     return {"x": cat("x", 0, (0, 9), torch.uint8),
             "edge_index": cat("edge_index", 1, (2, 0), torch.int32),
             "edge_attr": cat("edge_attr", 0, (0, 3), torch.uint8),
-            "cp_x": (torch.cat([r.cp_x for r in records]) if records else torch.zeros((0, 72))),
-            "cp_edge_attr": cat("cp_edge_attr", 0, (0, 14), torch.uint8),  # chemprop bonds: 0/1
+            **compact_chemprop(torch.cat([r.cp_x for r in records]) if records else torch.zeros((0, 72)),
+                               torch.cat([r.cp_edge_attr for r in records]) if records else torch.zeros((0, 14))),
             "y": (torch.cat([r.y for r in records]) if records
                   else torch.zeros((0, num_tasks))),
             "n_nodes": [int(r.num_nodes) for r in records],
@@ -53,7 +53,8 @@ def _uncollate(c: dict) -> list[Data]:
     nodes, edges = c["n_nodes"], c["n_edges"]
     xs, eas = c["x"].long().split(nodes), c["edge_attr"].long().split(edges)
     eis, ys = c["edge_index"].long().split(edges, dim=1), c["y"].split(1)
-    cxs, ceas = c["cp_x"].split(nodes), c["cp_edge_attr"].float().split(edges)
+    cp_x, cp_edge_attr = chemprop_float(c)
+    cxs, ceas = cp_x.split(nodes), cp_edge_attr.split(edges)
     return [make_data(x=xs[i], edge_index=eis[i], edge_attr=eas[i], cp_x=cxs[i],
                       cp_edge_attr=ceas[i], y=ys[i], num_nodes=n, smiles=c["smiles"][i])
             for i, n in enumerate(nodes)]
