@@ -14,7 +14,8 @@ from dnd.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("data", "prepare and inspect datasets (QM9, SDF, PCQM4Mv2, tasks, refractive index)"),
     "denoise": ("denoise", "pretrain the 3D teacher by coordinate denoising"),
-    "distill": ("distill", "distill the frozen teacher into a 2D student (D&D-GRAPH / D&D-NODE)"),
+    "distill": ("distill", "distill a frozen teacher (denoiser, ANI-2x, GFN2-xTB) into a 2D student (D&D-GRAPH / D&D-NODE)"),
+    "teacher-features": ("teacher_features", "compute ANI-2x / GFN2-xTB teacher features of a corpus in resumable shards"),
     "infomax": ("infomax", "3DInfomax baseline: contrastive 2D-3D pretraining"),
     "finetune": ("finetune", "finetune a (pretrained or random) 2D encoder on a property task"),
     "predict": ("predict", "predict properties for SMILES or SDF input"),

@@ -7,20 +7,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-VARIANTS = ("node", "graph")
+VARIANTS = ("node", "graph", "node+graph")
 TEACHER_POOLS = ("all", "heavy")
+# How teacher targets are scaled before the loss (dnd.teachers.cache.TargetNorm): "none" the raw
+# features (the paper's denoiser), "standard" per-column z-scores, "element" per-atom targets
+# centred per element then scaled (the student reads the element, so this leaves it the part of
+# a feature the element does not explain); molecule targets are z-scored except with "none".
+TARGET_NORMS = ("none", "standard", "element")
 
 
 @dataclass
 class DistillObjective:
-    variant: str = "node"          # "node" (eq. 7) | "graph" (eq. 6)
+    variant: str = "node"          # "node" (eq. 7) | "graph" (eq. 6) | "node+graph" (both losses, summed)
     teacher_pool: str = "all"      # GRAPH only: teacher mean over "all" conformer atoms or "heavy" (graph) atoms
+    target_norm: str | None = None  # TARGET_NORMS; None: the teacher's default (denoiser none, ani2x/xtb element)
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown distillation variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
         if self.teacher_pool not in TEACHER_POOLS:
             raise ValueError(f"unknown teacher pool {self.teacher_pool!r}; choose from {', '.join(TEACHER_POOLS)}")
+        if self.target_norm is not None and self.target_norm not in TARGET_NORMS:
+            raise ValueError(f"unknown target norm {self.target_norm!r}; choose from {', '.join(TARGET_NORMS)}")
 
 
 READOUT_AGGREGATORS = ("min", "max", "mean", "sum")

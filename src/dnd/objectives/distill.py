@@ -47,10 +47,14 @@ class TeacherTargets(NamedTuple):
     node:       [n_nodes_total, d] teacher features of the atoms that are graph nodes, row-aligned
                 with the student's node outputs.
     pooled_all: [n_graphs, d] teacher features averaged over *all* conformer atoms of each molecule.
+    mol:        [n_graphs, k] molecule-level targets of teachers that have them (xTB), else None:
+                then the GRAPH target is `pooled_all` (the paper's), otherwise it is `mol`, read
+                off the pooled student by its own linear head (`mol_head`).
     """
 
     node: Tensor
     pooled_all: Tensor
+    mol: Tensor | None = None
 
 
 def mean_pool(x: Tensor, index: Tensor, num_graphs: int) -> Tensor:
@@ -85,24 +89,45 @@ class StudentProjection(nn.Module):
         return x if self.linear is None else self.linear(x)
 
 
-def distill_pair(student_nodes: Tensor, targets: TeacherTargets, batch,
-                 cfg: DistillObjective) -> tuple[Tensor, Tensor]:
-    """(prediction, target) rows that the loss compares: per node (NODE) or per molecule (GRAPH).
+def distill_pair(student_nodes: Tensor, targets: TeacherTargets, batch, variant: str,
+                 teacher_pool: str = "all") -> tuple[Tensor, Tensor]:
+    """(prediction, target) rows that the loss compares for `variant` "node" (per node) or
+    "graph" (per molecule, the pooled teacher features).
 
     `student_nodes` are the student's node outputs already in the teacher's width.
     """
     if student_nodes.shape != targets.node.shape:
         raise ValueError(f"student node features {tuple(student_nodes.shape)} do not match teacher "
                          f"node features {tuple(targets.node.shape)}")
-    if cfg.variant == "node":
+    if variant == "node":
         return student_nodes, targets.node
     pred = mean_pool(student_nodes, batch.batch, batch.num_graphs)
-    if cfg.teacher_pool == "all":
+    if teacher_pool == "all":
         return pred, targets.pooled_all
     return pred, mean_pool(targets.node, batch.batch, batch.num_graphs)
 
 
+def distill_losses(student_nodes: Tensor, targets: TeacherTargets, batch, cfg: DistillObjective,
+                   projection: nn.Module, mol_head: nn.Module | None = None) -> dict[str, Tensor]:
+    """{"loss", and "node" / "graph" for the parts}: mean squared errors over rows and feature
+    dimensions (eq. 6 / 7 divided by d). NODE+GRAPH sums the two. The GRAPH part reads the
+    teacher's molecule targets with `mol_head` on the pooled student where the teacher has them,
+    the pooled teacher features (through `projection`) otherwise."""
+    parts: dict[str, Tensor] = {}
+    if cfg.variant in ("node", "node+graph"):
+        pred, target = distill_pair(projection(student_nodes), targets, batch, "node")
+        parts["node"] = F.mse_loss(pred, target.to(pred.dtype))
+    if cfg.variant in ("graph", "node+graph"):
+        if targets.mol is not None and mol_head is not None:
+            pred = mol_head(mean_pool(student_nodes, batch.batch, batch.num_graphs))
+            target = targets.mol
+        else:
+            pred, target = distill_pair(projection(student_nodes), targets, batch, "graph", cfg.teacher_pool)
+        parts["graph"] = F.mse_loss(pred, target.to(pred.dtype))
+    loss = sum(parts.values())
+    return {"loss": loss, **parts} if len(parts) > 1 else {"loss": loss}
+
+
 def distill_loss(student_nodes: Tensor, targets: TeacherTargets, batch, cfg: DistillObjective) -> Tensor:
-    """Mean squared error over rows and feature dimensions (eq. 6 or 7 divided by d)."""
-    pred, target = distill_pair(student_nodes, targets, batch, cfg)
-    return F.mse_loss(pred, target.to(pred.dtype))
+    """The loss of `distill_losses` for student outputs already in the teacher's width."""
+    return distill_losses(student_nodes, targets, batch, cfg, nn.Identity())["loss"]

@@ -24,10 +24,10 @@ from typing import Any
 
 from dnd.models.config import HeadConfig, TeacherConfig, teacher_preset
 from dnd.objectives.config import DistillObjective, InfomaxObjective
+from dnd.teachers.base import CACHE_DTYPES  # noqa: F401  (storage types of the teacher caches)
 
 PAPER_PEAK_LR = 4e-4  # Zaidi et al., TorchMD-NET on PCQM4Mv2 (see module docstring)
 PAPER_LR_FLOOR = 1e-7  # Table 5a's "1e-7": warmup start and cosine floor
-CACHE_DTYPES = ("float32", "float16")  # storage types of the teacher-feature cache
 
 
 @dataclass

@@ -243,4 +243,5 @@ def cached_targets(batch) -> TeacherTargets | None:
     """The batch's cached teacher targets, or None for a batch without cached features."""
     if "teacher_node" not in batch:
         return None
-    return TeacherTargets(node=batch.teacher_node, pooled_all=batch.teacher_pool)
+    return TeacherTargets(node=batch.teacher_node, pooled_all=batch.teacher_pool,
+                          mol=batch.teacher_mol if "teacher_mol" in batch else None)
