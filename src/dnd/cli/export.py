@@ -19,9 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dnd.models.checkpoint import CheckpointError
-    from dnd.models.chemprop_export import ExportError, export_chemprop
+    from dnd.models.chemprop_export import export_chemprop
 
-    with user_errors(ExportError, CheckpointError):  # dnd:NAME resolves in the checkpoint loader
+    with user_errors(CheckpointError):  # dnd:NAME resolves in the checkpoint loader
         out = export_chemprop(args.student, args.out, args.aggregation)
     print(f"chemprop model file: {out}\n"
           f"use it with: chemprop train --from-foundation {out} -i DATA.csv ... "

@@ -17,13 +17,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dnd.errors import UsageError
 from dnd.models.dmpnn import DMPNN
 from dnd.models.checkpoint import load_encoder
 
 AGGREGATIONS = ("norm", "mean", "sum")
 
 
-class ExportError(ValueError):
+class ExportError(UsageError):
     """The checkpoint cannot be exported (not a D-MPNN student, unknown aggregation)."""
 
 

@@ -9,7 +9,6 @@ by string (see `dnd.models.registry`) and swap it without code changes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict
 from typing import Any, ClassVar, NamedTuple
 
 from torch import Tensor, nn
@@ -56,6 +55,3 @@ class GraphEncoder(nn.Module, ABC):
     def no_weight_decay(self) -> set[str]:
         """Names of this module's own learned tokens, exempt from weight decay (timm's hook)."""
         return set()
-
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
