@@ -1,4 +1,4 @@
-"""The bad-input corpus of issue 13, through the CLI's `main(argv)` in-process: every user error is
+"""The bad-input corpus, through the CLI's `main(argv)` in-process: every user error is
 exit code 2 and one line that names the file, row or option (no traceback), and nothing is left
 half-written under the output name. Inputs that are only partly bad (blank lines, a huge
 molecule, an unencodable element) are processed, with the bad rows flagged instead."""

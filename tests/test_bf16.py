@@ -1,4 +1,4 @@
-"""bf16 mixed precision keeps the geometry in float32 (issue 15, item 4).
+"""bf16 mixed precision keeps the geometry in float32.
 
 bf16 carries 8 bits of mantissa: between 8 and 16 Å it spaces values 0.06 Å apart, more than the
 0.04 Å denoising noise. Under `bf16-mixed` (torch.autocast, here on CPU, where Lightning's

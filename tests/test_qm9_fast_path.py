@@ -1,4 +1,4 @@
-"""QM9 processing made faster (issue 15) must give exactly the records it gave before.
+"""The fast QM9 processing path must give exactly the records it gave before.
 
 `tests/data/qm9_sample.csv.xz` holds 201 rows of the qm9pack CSV (every 654th row, so all sizes up
 to 9 heavy atoms), and `qm9_sample_expected.npz` the records `load_paired` made from it at commit

@@ -65,7 +65,9 @@ def test_old_runs_csv_reads_as_full_labels(tmp_path):
 def test_committed_runs_csv_loads_and_is_all_done():
     committed = Path(__file__).resolve().parents[1] / "results" / "vs-chemprop" / "runs.csv"
     runs = vc.load_runs(committed)
-    assert len(runs) > 0 and (runs.train_fraction == 1.0).all()
+    assert len(runs) > 0 and runs.train_fraction.between(0, 1, inclusive="right").all()
+    # one row per task, method, seed and fraction: a resumed benchmark never duplicates a run
+    assert not runs.duplicated(["task", "method", "seed", "train_fraction"]).any()
 
 
 def _fake_run(job):
