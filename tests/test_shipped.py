@@ -21,7 +21,8 @@ def _main(*args):
 
 def test_shipped_models_are_small_documented_and_plain():
     models = available()
-    assert {"dmpnn-node-druglike", "dmpnn-graph-druglike", "teacher-druglike"} <= set(models)
+    assert {"dmpnn-node-druglike", "dmpnn-graph-druglike", "teacher-druglike", "dmpnn-xtb-moses",
+            "dmpnn-ani2x-moses"} <= set(models)
     assert sum(p.stat().st_size for p in models.values()) <= 15e6
     for name, path in models.items():
         card = (shipped_dir() / f"{name}.md").read_text(encoding="utf-8")
@@ -32,7 +33,7 @@ def test_shipped_models_are_small_documented_and_plain():
 
 def test_shipped_students_and_teacher_rebuild_from_dnd_names():
     b = Batch.from_data_list([smiles_to_graph(s) for s in ("CCO", "c1ccccc1C(=O)O", "CN1CCC1")])
-    for name in ("dmpnn-node-druglike", "dmpnn-graph-druglike"):
+    for name in ("dmpnn-node-druglike", "dmpnn-graph-druglike", "dmpnn-xtb-moses", "dmpnn-ani2x-moses"):
         enc = load_encoder(f"dnd:{name}")
         assert enc.name == "dmpnn" and enc.hidden_dim == 300 and not enc.training
         assert enc(b).node.shape == (b.num_nodes, 300)
@@ -42,6 +43,10 @@ def test_shipped_students_and_teacher_rebuild_from_dnd_names():
     a = load_encoder("dnd:dmpnn-node-druglike").state_dict()["message_passing.W_h.weight"]
     g = load_encoder("dnd:dmpnn-graph-druglike").state_dict()["message_passing.W_h.weight"]
     assert not torch.equal(a, g)
+    # the chemistry-aware foundations say which teacher made them
+    for name, teacher in (("dmpnn-xtb-moses", "xtb"), ("dmpnn-ani2x-moses", "ani2x")):
+        hp = torch.load(available()[name], weights_only=True)["hyper_parameters"]
+        assert hp["teacher_name"] == teacher and hp["stage"] == "distill"
 
 
 def test_unknown_shipped_name_is_one_clear_error(capsys):
