@@ -272,3 +272,22 @@ def test_denoised_teacher_refuses_target_scaling(tmp_path, capsys):
     assert main(["distill", "--teacher", str(ckpt), "--target-norm", "element", "--limit", "20",
                  "--out", str(tmp_path / "o"), "--epochs", "1", "--no-progress"]) == 2
     assert "--target-norm element" in capsys.readouterr().err
+
+
+def test_missing_ani_parameters_are_one_clear_line(monkeypatch, tmp_path, capsys):
+    """Where the parameters are absent torchani downloads them; offline that fails, and the user
+    gets one line naming --ani2x-dir, not urllib's traceback."""
+    import urllib.error
+
+    import torchani.neurochem
+
+    from dnd.cli import main
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torchani.neurochem, "load_model_from_name", offline)
+    assert main(["teacher-features", "--teacher", "ani2x", "--ani2x-dir", str(tmp_path), "--limit", "3",
+                 "--feature-cache", str(tmp_path / "f")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--ani2x-dir" in err[0] and str(tmp_path) in err[0]

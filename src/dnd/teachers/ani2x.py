@@ -20,6 +20,7 @@ control is a random network of the same inputs.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from typing import Sequence
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from dnd.errors import UsageError
-from dnd.teachers.base import FeatureTeacher, TeacherOutput, TeacherSpec, digest
+from dnd.teachers.base import FeatureTeacher, TeacherOutput, TeacherSpec
 
 ELEMENTS = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F", 16: "S", 17: "Cl"}
 MEMBERS = 8
@@ -39,11 +40,20 @@ def load_ani2x(member: int | None, data_dir: str | None = None):
     if data_dir:
         os.environ["TORCHANI_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from torchani.neurochem import load_model_from_name
-
-        return load_model_from_name("ani2x", model_index=member).double().eval()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from torchani.neurochem import load_model_from_name
+    except ImportError:
+        raise UsageError("--teacher ani2x needs torchani: pip install 'dnd[teachers]'") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_model_from_name("ani2x", model_index=member).double().eval()
+    except OSError as err:  # urllib's URLError included: torchani downloads what it lacks
+        where = os.environ.get("TORCHANI_DATA_DIR") or "torchani's data folder"
+        raise UsageError(f"ANI-2x parameters are not in {where} and could not be downloaded ({err}); "
+                         "point --ani2x-dir (or TORCHANI_DATA_DIR) at a folder holding Neurochem/") from None
 
 
 class ANI2xTeacher(FeatureTeacher):
@@ -73,7 +83,12 @@ class ANI2xTeacher(FeatureTeacher):
         self.atom_dim = self.width * len(self.members)
 
     def identity(self) -> dict:
-        weights = digest({k: float(v.double().sum()) for m in self.members for k, v in m.state_dict().items()})
+        h = hashlib.sha256()
+        for m in self.members:
+            for k, v in sorted(m.state_dict().items()):
+                h.update(k.encode())
+                h.update(v.detach().cpu().contiguous().numpy().tobytes())
+        weights = h.hexdigest()
         return {"kind": self.kind, "format": 1, "member": self.spec.member, "layer": self.layer,
                 "control": self.spec.control, "seed": self.spec.seed if self.spec.control else None,
                 "weights": weights}

@@ -188,23 +188,30 @@ def assemble(teacher: FeatureTeacher, records: Sequence, folder: Path, chunk_siz
     return out
 
 
+def read_meta(path: Path, version: int, files: Sequence[str], error: type[Exception]) -> dict:
+    """meta.json of a published cache folder, checked: present, readable, of `version`, with all
+    `files` beside it; `error` (the caller's cache error type) names what is wrong otherwise."""
+    meta_file = path / "meta.json"
+    if not meta_file.is_file():
+        raise error(f"{path}: no teacher features here (meta.json missing)")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except json.JSONDecodeError as err:
+        raise error(f"{meta_file}: unreadable cache metadata ({err})") from err
+    if meta.get("version") != version:
+        raise error(f"{path}: cache format version {meta.get('version')}, this dnd reads {version}")
+    missing = [f for f in files if not (path / f).is_file()]
+    if missing:
+        raise error(f"{path}: incomplete teacher cache, missing {', '.join(missing)}")
+    return meta
+
+
 class FeatureCache:
     """Read-only, memory-mapped view of an assembled feature folder."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        meta_file = self.path / "meta.json"
-        if not meta_file.is_file():
-            raise CacheError(f"{self.path}: no teacher features here (meta.json missing)")
-        try:
-            self.meta = json.loads(meta_file.read_text())
-        except json.JSONDecodeError as err:
-            raise CacheError(f"{meta_file}: unreadable cache metadata ({err})") from err
-        if self.meta.get("version") != CACHE_VERSION:
-            raise CacheError(f"{self.path}: cache format version {self.meta.get('version')}, this dnd reads {CACHE_VERSION}")
-        missing = [f for f in _FILES if not (self.path / f).is_file()]
-        if missing:
-            raise CacheError(f"{self.path}: incomplete teacher features, missing {', '.join(missing)}")
+        self.meta = read_meta(self.path, CACHE_VERSION, _FILES, CacheError)
         self.offsets = np.load(self.path / "offsets.npy")
         self.ok = np.load(self.path / "ok.npy")
         self.dim, self.mol_dim = int(self.meta["dim"]), int(self.meta["mol_dim"])
@@ -264,7 +271,7 @@ class TargetNorm:
         d = cache.dim
         self.node_mean = np.zeros((1, d))
         self.node_std = np.ones(d)
-        self.elements: dict[int, int] = {}
+        self.element_row = np.zeros(128, dtype=np.int64)  # atomic number -> row of node_mean
         self.pool_mean, self.pool_std = np.zeros(d), np.ones(d)
         self.mol_mean, self.mol_std = np.zeros(cache.mol_dim), np.ones(cache.mol_dim)
         if mode == "none":
@@ -275,9 +282,9 @@ class TargetNorm:
         z = torch.cat([records[i].z[records[i].atom_is_node] for i in idx]).numpy()
         if mode == "element":
             elements = np.unique(z)
-            self.elements = {int(e): k + 1 for k, e in enumerate(elements)}  # row 0: unseen elements
+            self.element_row[elements] = np.arange(1, len(elements) + 1)  # row 0: elements unseen in training
             self.node_mean = np.stack([node.mean(0)] + [node[z == e].mean(0) for e in elements])
-            centred = node - self.node_mean[[self.elements[int(e)] for e in z]]
+            centred = node - self.node_mean[self.element_row[z]]
         else:
             self.node_mean = node.mean(0, keepdims=True)
             centred = node - self.node_mean
@@ -294,8 +301,8 @@ class TargetNorm:
     def node(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if self.mode == "none":
             return x
-        rows = [self.elements.get(int(e), 0) for e in z] if self.mode == "element" else [0] * len(z)
-        return ((x - torch.from_numpy(self.node_mean[rows]).float()) / torch.from_numpy(self.node_std).float())
+        rows = self.element_row[z.numpy()] if self.mode == "element" else np.zeros(len(z), dtype=np.int64)
+        return (x - torch.from_numpy(self.node_mean[rows]).float()) / torch.from_numpy(self.node_std).float()
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "none":

@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
+from dnd.errors import UsageError
 from dnd.teachers.base import FeatureTeacher, TeacherOutput, TeacherSpec, formal_charge
 
 BOHR_PER_ANGSTROM = 1 / 0.52917721067
@@ -101,8 +102,10 @@ class XTBTeacher(FeatureTeacher):
 
     def __init__(self, spec: TeacherSpec):
         super().__init__(spec)
-        import tblite  # a clear ImportError before hours of work, not in a worker
-
+        try:
+            import tblite  # checked here, before hours of work, not in a worker
+        except ImportError:
+            raise UsageError("--teacher xtb needs tblite: pip install 'dnd[teachers]'") from None
         self.version = getattr(tblite, "__version__", "unknown")
 
     def identity(self) -> dict:

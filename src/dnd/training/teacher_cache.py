@@ -42,6 +42,7 @@ from dnd.errors import UsageError
 from dnd.data.loader import make_loader
 from dnd.models.teacher import Teacher
 from dnd.objectives.distill import TeacherTargets, teacher_targets
+from dnd.teachers.cache import read_meta
 from dnd.training.config import CACHE_DTYPES
 
 CACHE_VERSION = 1
@@ -135,19 +136,7 @@ class TeacherFeatureCache:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        meta_file = self.path / "meta.json"
-        if not meta_file.is_file():
-            raise CacheError(f"{self.path}: no teacher cache here (meta.json missing)")
-        try:
-            self.meta = json.loads(meta_file.read_text())
-        except json.JSONDecodeError as err:
-            raise CacheError(f"{meta_file}: unreadable cache metadata ({err})") from err
-        if self.meta.get("version") != CACHE_VERSION:
-            raise CacheError(f"{self.path}: cache format version {self.meta.get('version')}, "
-                             f"this dnd reads {CACHE_VERSION}")
-        missing = [f for f in _FILES if not (self.path / f).is_file()]
-        if missing:
-            raise CacheError(f"{self.path}: incomplete teacher cache, missing {', '.join(missing)}")
+        self.meta = read_meta(self.path, CACHE_VERSION, _FILES, CacheError)
         self.offsets = np.load(self.path / "offsets.npy")
         self.dim = int(self.meta["dim"])
         self._node = self._pooled = None  # opened lazily, so the object pickles into workers
