@@ -159,6 +159,9 @@ def test_chemprop_features_stored_compact_and_restored_exactly(tmp_path, small_s
     (path,) = (tmp_path / "c").glob("*.pt")
     stored = torch.load(path, weights_only=True)["data"]
     assert stored["cp_x"].dtype == stored["cp_edge_attr"].dtype == torch.uint8
+    # the one graph format of every cache (the task cache's too): narrow on disk, int64 in memory
+    assert stored["x"].dtype == stored["edge_attr"].dtype == torch.uint8 and stored["edge_index"].dtype == torch.int32
+    assert all(r.x.dtype == r.edge_index.dtype == r.edge_attr.dtype == torch.long for r in again)
     mass = stored.pop("cp_mass")
     old = dict(stored, cp_x=torch.cat([stored["cp_x"].float(), mass[:, None]], 1),
                cp_edge_attr=stored["cp_edge_attr"].float())
@@ -173,7 +176,8 @@ def test_task_cache_stores_chemprop_features_compact_and_restores_them(tmp_path)
     load_task("ogbg-molesol", cache_dir=tmp_path)
     again = load_task("ogbg-molesol", cache_dir=tmp_path)
     (path,) = tmp_path.glob("*.pt")
-    assert torch.load(path, weights_only=True)["data"]["cp_x"].dtype == torch.uint8
+    stored = torch.load(path, weights_only=True)["data"]
+    assert stored["cp_x"].dtype == stored["x"].dtype == torch.uint8 and stored["edge_index"].dtype == torch.int32
     for a, b in zip(built.train + built.valid + built.test, again.train + again.valid + again.test):
         assert b.cp_x.dtype == b.cp_edge_attr.dtype == torch.float32
         assert torch.equal(a.cp_x, b.cp_x) and torch.equal(a.cp_edge_attr, b.cp_edge_attr)

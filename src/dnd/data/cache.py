@@ -98,24 +98,55 @@ def cache_path(cache_dir, paths: Sequence[Path], options: dict) -> Path:
 
 
 # ----------------------------------------------------------------------------- collated form
+#
+# One graph format for every cache (paired corpora, conformer chunks, merged records files and
+# built tasks): the 2D graph of each record concatenated into a few tensors plus per-record
+# counts, OGB feature indices as uint8 and node indices as int32 (8x/2x smaller than int64; a
+# value that does not fit keeps int64), chemprop's features compact (`compact_chemprop`). Reading
+# widens them back to the contract's dtypes, so caches written with int64 still load.
+
+def _narrow(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    if t.numel() and (t.min() < 0 or t.max() > torch.iinfo(dtype).max):
+        return t
+    return t.to(dtype)
+
+
+def collate_graphs(records: Sequence) -> dict:
+    """The 2D graphs of `records` (PairedArrays or Data: x, edge_index, edge_attr, cp_x,
+    cp_edge_attr) in the collated form, with counts n_nodes and n_edges."""
+    def cat(key: str, dim: int, empty: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        parts = [torch.as_tensor(getattr(r, key)) for r in records]
+        return torch.cat(parts, dim) if parts else torch.zeros(empty, dtype=dtype)
+    return {"x": _narrow(cat("x", 0, (0, 9), torch.long), torch.uint8),
+            "edge_index": _narrow(cat("edge_index", 1, (2, 0), torch.long), torch.int32),
+            "edge_attr": _narrow(cat("edge_attr", 0, (0, 3), torch.long), torch.uint8),
+            **compact_chemprop(cat("cp_x", 0, (0, 72), torch.float32),
+                               cat("cp_edge_attr", 0, (0, 14), torch.float32)),
+            "n_nodes": torch.tensor([len(r.x) for r in records], dtype=torch.long),
+            "n_edges": torch.tensor([r.edge_index.shape[1] for r in records], dtype=torch.long)}
+
+
+def uncollate_graphs(c: dict) -> list[dict]:
+    """Per record: the fields `collate_graphs` stored, widened to the contract's dtypes (views
+    into the big tensors), plus num_nodes."""
+    nodes, edges = torch.as_tensor(c["n_nodes"]).tolist(), torch.as_tensor(c["n_edges"]).tolist()
+    cp_x, cp_edge_attr = chemprop_float(c)
+    parts = zip(c["x"].long().split(nodes), c["edge_index"].long().split(edges, dim=1),
+                c["edge_attr"].long().split(edges), cp_x.split(nodes), cp_edge_attr.split(edges), nodes)
+    return [dict(x=x, edge_index=ei, edge_attr=ea, cp_x=cx, cp_edge_attr=cea, num_nodes=n)
+            for x, ei, ea, cx, cea, n in parts]
+
 
 def collate(records: Sequence) -> dict:
-    """PairedArrays list -> dict of concatenated tensors + per-record counts + string lists."""
-    def cat(field, axis=0, empty_shape=(0,), dtype=np.int64):
+    """PairedArrays list -> the collated graphs plus the conformers, strings and labels."""
+    def cat(field, empty_shape, dtype):
         parts = [getattr(r, field) for r in records]
-        return torch.from_numpy(np.concatenate(parts, axis=axis) if parts
-                                else np.zeros(empty_shape, dtype=dtype))
+        return torch.from_numpy(np.concatenate(parts) if parts else np.zeros(empty_shape, dtype=dtype))
     out = {
-        "x": cat("x", empty_shape=(0, 9)),
-        "edge_index": cat("edge_index", axis=1, empty_shape=(2, 0)),
-        "edge_attr": cat("edge_attr", empty_shape=(0, 3)),
-        **compact_chemprop(cat("cp_x", empty_shape=(0, 72), dtype=np.float32),
-                            cat("cp_edge_attr", empty_shape=(0, 14), dtype=np.float32)),
-        "z": cat("z"),
-        "pos": cat("pos", empty_shape=(0, 3), dtype=np.float32),
-        "atom_is_node": cat("atom_is_node", dtype=bool),
-        "n_nodes": torch.tensor([len(r.x) for r in records], dtype=torch.long),
-        "n_edges": torch.tensor([r.edge_index.shape[1] for r in records], dtype=torch.long),
+        **collate_graphs(records),
+        "z": cat("z", (0,), np.int64),
+        "pos": cat("pos", (0, 3), np.float32),
+        "atom_is_node": cat("atom_is_node", (0,), bool),
         "n_atoms": torch.tensor([len(r.z) for r in records], dtype=torch.long),
         "smiles": [r.smiles for r in records],
         "mol_id": [r.mol_id for r in records],
@@ -147,19 +178,12 @@ def chemprop_float(c: dict) -> tuple[torch.Tensor, torch.Tensor]:
 
 def uncollate(c: dict, make: Callable) -> list:
     """Collated dict -> list of records built by `make(**fields)` (views into the big tensors)."""
-    nodes, edges, atoms = c["n_nodes"].tolist(), c["n_edges"].tolist(), c["n_atoms"].tolist()
-    xs, eas = c["x"].split(nodes), c["edge_attr"].split(edges)
-    cp_x, cp_edge_attr = chemprop_float(c)
-    cxs, ceas = cp_x.split(nodes), cp_edge_attr.split(edges)
-    eis = c["edge_index"].split(edges, dim=1)
+    atoms = c["n_atoms"].tolist()
     zs, ps, ms = c["z"].split(atoms), c["pos"].split(atoms), c["atom_is_node"].split(atoms)
     ys = c["y"].split(1) if c["y"] is not None else None
     out = []
-    for i, n in enumerate(nodes):
-        fields = dict(x=xs[i], edge_index=eis[i], edge_attr=eas[i], cp_x=cxs[i],
-                      cp_edge_attr=ceas[i], z=zs[i], pos=ps[i],
-                      atom_is_node=ms[i], num_nodes=n, smiles=c["smiles"][i],
-                      mol_id=c["mol_id"][i])
+    for i, graph in enumerate(uncollate_graphs(c)):
+        fields = dict(graph, z=zs[i], pos=ps[i], atom_is_node=ms[i], smiles=c["smiles"][i], mol_id=c["mol_id"][i])
         if ys is not None:
             fields["y"] = ys[i]
         out.append(make(**fields))

@@ -6,6 +6,7 @@ counts, split sizes, the spec, the bad-record report and the provenance, all pla
 loads with `weights_only=True`. The file name comes from `dnd.data.cache.source_key`: a hash of
 the source files' bytes, featurizer/RDKit/OGB versions and every loader option, so a changed
 source or option rebuilds and an unchanged one is reused. Writes are atomic (temp file + rename).
+The graphs are stored in the one collated form of `dnd.data.cache` (`collate_graphs`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Callable, Sequence
 import torch
 from torch_geometric.data import Data
 
-from dnd.data.cache import atomic_save, chemprop_float, compact_chemprop, load_blob, source_key
+from dnd.data.cache import atomic_save, collate_graphs, load_blob, source_key, uncollate_graphs
 from dnd.data.paired import make_data
 from dnd.data.report import BadRecordError, DataFileError, Report
 from dnd.data.tasks.base import TaskData, TaskSpec
@@ -29,35 +30,14 @@ SPLITS = ("train", "valid", "test")
 
 
 def _collate(records: Sequence[Data], num_tasks: int) -> dict:
-    # OGB feature indices fit in uint8 and per-molecule node indices in int32: 8x/2x smaller
-    # files than int64; `_uncollate` widens them back to the contract's LongTensors
-    def cat(key: str, dim: int, empty: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-        parts = [getattr(r, key) for r in records]
-        out = torch.cat(parts, dim=dim) if parts else torch.zeros(empty, dtype=torch.long)
-        if out.numel() and (out.min() < 0 or out.max() > torch.iinfo(dtype).max):
-            return out                                   # does not fit: keep int64
-        return out.to(dtype)
-    return {"x": cat("x", 0, (0, 9), torch.uint8),
-            "edge_index": cat("edge_index", 1, (2, 0), torch.int32),
-            "edge_attr": cat("edge_attr", 0, (0, 3), torch.uint8),
-            **compact_chemprop(torch.cat([r.cp_x for r in records]) if records else torch.zeros((0, 72)),
-                               torch.cat([r.cp_edge_attr for r in records]) if records else torch.zeros((0, 14))),
-            "y": (torch.cat([r.y for r in records]) if records
-                  else torch.zeros((0, num_tasks))),
-            "n_nodes": [int(r.num_nodes) for r in records],
-            "n_edges": [int(r.edge_index.shape[1]) for r in records],
+    return {**collate_graphs(records),
+            "y": torch.cat([r.y for r in records]) if records else torch.zeros((0, num_tasks)),
             "smiles": [str(r.smiles) for r in records]}
 
 
 def _uncollate(c: dict) -> list[Data]:
-    nodes, edges = c["n_nodes"], c["n_edges"]
-    xs, eas = c["x"].long().split(nodes), c["edge_attr"].long().split(edges)
-    eis, ys = c["edge_index"].long().split(edges, dim=1), c["y"].split(1)
-    cp_x, cp_edge_attr = chemprop_float(c)
-    cxs, ceas = cp_x.split(nodes), cp_edge_attr.split(edges)
-    return [make_data(x=xs[i], edge_index=eis[i], edge_attr=eas[i], cp_x=cxs[i],
-                      cp_edge_attr=ceas[i], y=ys[i], num_nodes=n, smiles=c["smiles"][i])
-            for i, n in enumerate(nodes)]
+    ys = c["y"].split(1)
+    return [make_data(**graph, y=ys[i], smiles=c["smiles"][i]) for i, graph in enumerate(uncollate_graphs(c))]
 
 
 def save_task(path: Path, task: TaskData) -> None:
