@@ -59,10 +59,10 @@ step throughput 180 "$PY" benchmarks/gpu_throughput.py --device "$DEVICE" --card
 step denoise 60 "$PY" -m dnd.cli denoise --source embedded --sample 512 --preset tiny \
     --max-steps 40 --out "$OUT/denoise" "${TRAIN[@]}"
 step distill_ddp 60 "$PY" -m dnd.cli distill --teacher "$OUT/denoise/checkpoints/last.ckpt" \
-    --source embedded --sample 512 --encoder tokengt --preset tiny --epochs 1 \
+    --source embedded --sample 512 --encoder tokengt --preset tiny --max-epochs 1 \
     --out "$OUT/distill" --strategy ddp "${TRAIN[@]}"
 step finetune_ddp 60 "$PY" -m dnd.cli finetune --task ogbg-molesol --init "$OUT/distill/student.ckpt" \
-    --epochs 2 --seeds 0 --out "$OUT/finetune" --strategy ddp "${TRAIN[@]}"
+    --max-epochs 2 --seeds 0 --out "$OUT/finetune" --strategy ddp "${TRAIN[@]}"
 step distill_speed 70 "$PY" benchmarks/distill_speed.py --device "$DEVICE" --bf16 \
     --teacher-preset "$DISTILL_PRESETS" --encoder tokengt --preset "$DISTILL_PRESETS" \
     --sample 2048 --batch-size 256 --steps "$STEPS" --json "$OUT/distill_speed.jsonl"

@@ -22,7 +22,7 @@ mkdir -p "$R"
 student() {  # NAME TEACHER SOURCE-ARGS...
   local name=$1 teacher=$2; shift 2
   [ -f "$R/$name/student.ckpt" ] || $DND distill --teacher "$teacher" --variant node --encoder dmpnn \
-      --preset chemprop "$@" --cached --feature-cache "$R/$name-features" --lr 1e-3 --epochs 10 \
+      --preset chemprop "$@" --cached --feature-cache "$R/$name-features" --lr 1e-3 --max-epochs 10 \
       --out "$R/$name" --no-progress --seed 0
   [ -f "$R/$name/chemprop_foundation.pt" ] || $DND export chemprop "$R/$name/student.ckpt" \
       --out "$R/$name/chemprop_foundation.pt"

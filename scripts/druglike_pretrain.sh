@@ -20,12 +20,12 @@ CORPUS="$W/moses-60k/records-first-$CHUNKS.pt"
 
 # 2. teacher: TorchMD-NET ET (cpu-fast) denoising the drug-like conformers, one epoch
 [ -f "$R/teacher/checkpoints/last.ckpt" ] || $DND denoise --preset cpu-fast --source records \
-    --path "$CORPUS" --out "$R/teacher" --epochs 1 --no-progress --seed 0
+    --path "$CORPUS" --out "$R/teacher" --max-epochs 1 --no-progress --seed 0
 
 # 3. D&D-NODE and D&D-GRAPH into chemprop's D-MPNN (its defaults), cached teacher features shared
 for v in node graph; do
   [ -f "$R/dmpnn-$v/student.ckpt" ] || $DND distill --teacher "$R/teacher/checkpoints/last.ckpt" \
       --variant $v --encoder dmpnn --preset chemprop --source records --path "$CORPUS" --cached \
-      --feature-cache "$R/teacher_features" --lr 1e-3 --epochs ${EPOCHS:-10} --out "$R/dmpnn-$v" --no-progress --seed 0
+      --feature-cache "$R/teacher_features" --lr 1e-3 --max-epochs ${EPOCHS:-10} --out "$R/dmpnn-$v" --no-progress --seed 0
   $DND export chemprop "$R/dmpnn-$v/student.ckpt" --out "$R/dmpnn-$v/chemprop_foundation.pt"
 done

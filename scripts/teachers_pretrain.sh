@@ -13,7 +13,7 @@ FEATURES=${FEATURES:-runs/teacher-features}
 export OMP_NUM_THREADS=1 TORCHANI_DATA_DIR=${TORCHANI_DATA_DIR:-../shared/models/ani2x}
 DND=${DND:-.venv/bin/dnd}
 common=(--encoder dmpnn --preset chemprop --source sdf --path "$DATA/moses-conformers/moses-conformers-0.sdf.gz"
-        --limit "$N" --feature-cache "$FEATURES" --epochs "$EPOCHS" --lr 1e-3 --seed 0 --no-progress --resume
+        --limit "$N" --feature-cache "$FEATURES" --max-epochs "$EPOCHS" --lr 1e-3 --seed 0 --no-progress --resume
         --exclude-tasks ogbg-molesol ogbg-molfreesolv ogbg-mollipo ogbg-molbbbp ogbg-molbace ogbg-molclintox
         ogbg-molsider --data-root "$DATA")
 lane() {  # NAME TEACHER VARIANT [--control]

@@ -76,7 +76,7 @@ def _distill(teacher: Path, limit: int, out: Path, cache: Path) -> subprocess.Po
     env = os.environ | {"PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "dnd.cli", "distill", "--teacher", str(teacher), "--cached",
                              "--feature-cache", str(cache), "--preset", "tiny", "--limit", str(limit),
-                             "--batch-size", "16", "--epochs", "2", "--no-progress", "--out", str(out)],
+                             "--batch-size", "16", "--max-epochs", "2", "--no-progress", "--out", str(out)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

@@ -1,5 +1,4 @@
-"""The command line's conventions: every verb's parser builds, old option names still work (with
-a deprecation line), user errors end in one line and exit code 2, and `dnd plot-curves` reads the
+"""The command line's conventions: every verb's parser builds, old option names are gone, user errors end in one line and exit code 2, and `dnd plot-curves` reads the
 log of every stage, finetuning included."""
 
 import pandas as pd
@@ -17,17 +16,18 @@ def test_every_verb_has_help(verb, capsys):
     assert "usage: dnd " + verb in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, dest, value", [
-    (["finetune", "--task", "t", "--out", "o", "--task-cache", "C"], "cache_dir", "C"),
-    (["data", "task", "bp", "--root", "R"], "data_root", "R"),
-    (["data", "task", "bp", "--seed", "3"], "split_seed", 3),
-    (["predict", "--model", "m", "--input", "i", "--out", "o", "--device", "cuda:1"], "accelerator", "cuda:1"),
-    (["embed", "--model", "m", "--input", "i", "--out", "o.npy", "--device", "cpu"], "accelerator", "cpu"),
+@pytest.mark.parametrize("argv", [
+    ["finetune", "--task", "t", "--out", "o", "--task-cache", "C"],
+    ["data", "task", "bp", "--root", "R"],
+    ["predict", "--model", "m", "--input", "i", "--out", "o", "--device", "cuda:1"],
+    ["finetune", "--task", "t", "--out", "o", "--epochs", "3"],
+    ["finetune", "--task", "t", "--out", "o", "--raw-targets"],
+    ["distill", "--teacher", "t", "--out", "o", "--encoder-config", "{}"],
 ])
-def test_old_option_names_still_work_with_a_warning(argv, dest, value, capsys):
-    args = build_parser().parse_args(argv)
-    assert getattr(args, dest) == value
-    assert "is deprecated" in capsys.readouterr().err
+def test_old_option_names_are_gone(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
 
 
 def test_new_option_names(capsys):

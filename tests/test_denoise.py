@@ -186,7 +186,7 @@ def test_cli_preset_and_overrides():
     assert cfg.batch_size == 70 and cfg.trainer.max_epochs == 30 and cfg.optim.warmup_steps == 10_000
     assert cfg.optim.lr == PAPER_PEAK_LR and cfg.sigma == 0.04
     assert cfg.optim.lr * cfg.optim.warmup_start_ratio == pytest.approx(PAPER_LR_FLOOR)
-    cfg = config_from_args(parser.parse_args(["--out", "x", "--preset", "tiny", "--epochs", "7", "--sigma", "0.1",
+    cfg = config_from_args(parser.parse_args(["--out", "x", "--preset", "tiny", "--max-epochs", "7", "--sigma", "0.1",
                                               "--hidden-channels", "48", "--lr", "2e-3"]))
     assert (cfg.trainer.max_epochs, cfg.sigma, cfg.teacher.hidden_channels, cfg.optim.lr) == (7, 0.1, 48, 2e-3)
     assert cfg.teacher.num_layers == teacher_preset("tiny").num_layers

@@ -193,7 +193,7 @@ def test_distill_cli_on_real_qm9_sdf(shared_file, teacher_ckpt, tmp_path):
     out = tmp_path / "cli"
     code = cli_main(["distill", "--teacher", str(teacher_ckpt), "--variant", "graph", "--source", "sdf",
                      "--path", str(sdf), "--limit", "24", "--preset", "tiny", "--batch-size", "8",
-                     "--epochs", "1", "--cached", "--out", str(out), "--no-progress", "--accelerator", "cpu",
+                     "--max-epochs", "1", "--cached", "--out", str(out), "--no-progress", "--accelerator", "cpu",
                      "--devices", "1", "--val-fraction", "0.25"])
     assert code == 0
     log = pd.read_csv(out / "logs" / "metrics.csv")

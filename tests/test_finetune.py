@@ -204,7 +204,7 @@ def test_cli_on_embedded_task_with_seeds_readouts_and_train_fraction(tmp_path, c
     from dnd.data.embedded import EMBEDDED_TASK, ogb_root
     out = tmp_path / "cli"
     assert main(["finetune", "--task", EMBEDDED_TASK, "--data-root", str(ogb_root()), "--preset", "tiny",
-                 "--readout", "mp", "vn", "--seeds", "0", "1", "--train-fraction", "0.05", "--epochs", "1",
+                 "--readout", "mp", "vn", "--seeds", "0", "1", "--train-fraction", "0.05", "--max-epochs", "1",
                  "--batch-size", "32", "--no-progress", "--out", str(out)]) == 0
     runs = pd.read_csv(out / "results.csv")
     assert len(runs) == 4 and set(runs["readout"]) == {"mp", "vn"} and (runs["n_train"] == 45).all()

@@ -105,7 +105,7 @@ def test_unknown_hydrogens_setting_is_named(tmp_path):
 
 
 def records_from_args(args):
-    return load_corpus(corpus_config_from_args(args))
+    return load_corpus(corpus_config_from_args(args, args.seed))
 
 
 def _corpus_args(argv):

@@ -1,5 +1,5 @@
 """Every method of a comparison has the same architecture: RandInit is built from the students'
-spec, overrides included (pipeline, `dnd finetune --encoder-config`, the attention analysis)."""
+spec, overrides included (pipeline, `dnd finetune --overrides`, the attention analysis)."""
 
 import json
 
@@ -37,7 +37,7 @@ def test_finetune_command_line_takes_encoder_overrides(tmp_path):
     from dnd.cli.main import build_parser
 
     args = build_parser().parse_args(["finetune", "--task", "x", "--out", str(tmp_path), "--preset", "tiny",
-                                      "--encoder-config", json.dumps(OVERRIDES["tokengt"])])
+                                      "--overrides", json.dumps(OVERRIDES["tokengt"])])
     _, config, _ = _initial_encoder(config_from_args(args, "mp"), [])
     assert config["num_layers"] == 1 and config["num_heads"] == 2
 

@@ -29,11 +29,11 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # One command line per stage, on the embedded data, small enough for a few seconds per epoch.
 STAGES = {
     "finetune": ["finetune", "--task", "ogbg-molesol", "--preset", "tiny", "--max-train", "48",
-                 "--batch-size", "16", "--epochs", "4", "--warmup-epochs", "1"],
-    "denoise": ["denoise", "--preset", "tiny", "--limit", "48", "--batch-size", "16", "--epochs", "4",
-                "--checkpoint-every", "0"],
+                 "--batch-size", "16", "--max-epochs", "4", "--warmup-epochs", "1"],
+    "denoise": ["denoise", "--preset", "tiny", "--limit", "48", "--batch-size", "16", "--max-epochs", "4",
+                "--checkpoint-every-n-steps", "0"],
     "distill": ["distill", "--teacher", "{teacher}", "--cached", "--preset", "tiny", "--limit", "48",
-                "--batch-size", "16", "--epochs", "4", "--checkpoint-every", "0"],
+                "--batch-size", "16", "--max-epochs", "4", "--checkpoint-every-n-steps", "0"],
 }
 
 
@@ -105,7 +105,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(stage, tmp_path):
 @pytest.mark.slow  # about 45 s on 2 cores
 def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path):
     """Step checkpoints inside an epoch: the resumed run sees the rest of that epoch's order."""
-    argv = [*STAGES["denoise"][:-1], "2"]          # --checkpoint-every 2: steps 2, 4 are mid-epoch
+    argv = [*STAGES["denoise"][:-1], "2"]          # --checkpoint-every-n-steps 2: steps 2, 4 are mid-epoch
     _finish(_cli(argv, tmp_path / "whole"))
     proc = _cli(argv, tmp_path / "killed")
     _kill_after(proc, tmp_path / "killed" / "checkpoints" / "step4.ckpt")

@@ -270,7 +270,7 @@ def test_denoised_teacher_refuses_target_scaling(tmp_path, capsys):
 
     ckpt = write_teacher_ckpt(tmp_path / "t.ckpt")
     assert main(["distill", "--teacher", str(ckpt), "--target-norm", "element", "--limit", "20",
-                 "--out", str(tmp_path / "o"), "--epochs", "1", "--no-progress"]) == 2
+                 "--out", str(tmp_path / "o"), "--max-epochs", "1", "--no-progress"]) == 2
     assert "--target-norm element" in capsys.readouterr().err
 
 

@@ -1,4 +1,7 @@
-"""Type checking of config dataclasses filled from YAML, before anything runs.
+"""The typed configs' shared machinery: `setting` (a dataclass field with its help text and
+choices, which the command line turns into a flag: `dnd.cli.options`), `apply_overrides` (a
+config with nested settings changed, as `dnd run` YAML and command-line flags both give them) and
+type checking of the values, before anything runs.
 
 YAML turns whatever is written into *some* value: `seeds: zero` is a string, `tasks: ogbg-molesol`
 a string (that a later `for task in tasks` walks character by character), `lr: 1e-3` a string
@@ -11,9 +14,44 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from typing import Any
+from dataclasses import MISSING, field, replace
+from typing import Any, Callable, Sequence
 
 from dnd.errors import UsageError
+
+
+def setting(default: Any = MISSING, *, help: str, choices: Sequence[str] | None = None,
+            factory: Callable[[], Any] | None = None, prefix: str = "") -> Any:
+    """A config field that describes itself: `help` (and `choices`) are what `dnd VERB --help`
+    shows for its flag, so the text lives once, beside the default. `prefix` (nested configs
+    only) names their flags `--<prefix><field>` where a bare field name would be ambiguous."""
+    metadata = {"help": help, "choices": tuple(choices) if choices else None, "prefix": prefix}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def apply_overrides(obj: Any, overrides: dict[str, Any], where: str = "config") -> Any:
+    """A copy of dataclass `obj` with `overrides` applied; nested dataclasses take nested dicts.
+    An unknown key is an error naming it (a typo must not silently fall back to a default), a
+    value is checked against its annotation and, for a setting with choices, against those."""
+    if not isinstance(overrides, dict):
+        raise UsageError(f"{where}: expected a mapping of settings, got {overrides!r}")
+    names = {f.name: f for f in dataclasses.fields(obj)}
+    types_ = field_types(type(obj))
+    changes = {}
+    for key, value in overrides.items():
+        if key not in names:
+            raise UsageError(f"{where}: unknown setting {key!r}; known: {', '.join(names)}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            value = apply_overrides(current, value, f"{where}.{key}")
+        check_value(value, types_[key], f"{where}: {key}")
+        choices = names[key].metadata.get("choices")
+        if choices and value is not None and value not in choices:
+            raise UsageError(f"{where}: {key}: {value!r} is not one of {', '.join(choices)}")
+        changes[key] = value
+    return replace(obj, **changes)
 
 
 def _describe(tp: Any) -> str:

@@ -14,7 +14,7 @@ import argparse
 import json
 import time
 
-from dnd.cli.common import add_task_option_arguments, deprecated_alias, task_options, user_errors
+from dnd.cli.common import add_task_option_arguments, task_options, user_errors
 from dnd.data.config import HYDROGENS, PAIRED_SOURCES
 
 
@@ -30,9 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     task.add_argument("name", help="OGB name (ogbg-molesol ...), bp/mp/ri/logp, qm9-<target>, "
                       "or a CSV path")
     task.add_argument("--data-root", default=None, help="data folder (default: $DND_DATA)")
-    deprecated_alias(task, "--root", "--data-root", "data_root")
     task.add_argument("--split-seed", type=int, default=0, help="seed of random splits")
-    deprecated_alias(task, "--seed", "--split-seed", "split_seed", type=int)
     task.add_argument("--cache-dir", default=None, help="store/reuse the built task here")
     task.add_argument("--strict", action="store_true", help="stop at the first bad record")
     task.add_argument("--path", default=None, help="logp: the SMILES+value CSV")

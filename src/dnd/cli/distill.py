@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
-from dnd.cli.common import add_pretrain_arguments, check_run_options, corpus_config_from_args, pretrain_config_from_args
+from dnd.cli import options
+from dnd.cli.common import add_corpus_arguments, add_run_arguments, check_run_options, corpus_config_from_args
 from dnd.errors import UsageError
-from dnd.objectives.config import TARGET_NORMS, TEACHER_POOLS, VARIANTS, DistillObjective
-from dnd.training.config import CACHE_DTYPES, DistillRunConfig
+from dnd.training.config import DistillRunConfig
 
 
 def add_teacher_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
@@ -27,7 +28,7 @@ def add_teacher_arguments(parser: argparse.ArgumentParser) -> argparse._Argument
     return t
 
 
-def teacher_spec_from_args(args: argparse.Namespace):
+def teacher_spec_from_args(args: argparse.Namespace, seed: int):
     from dnd.teachers.base import TeacherSpec
 
     member = args.ani2x_member
@@ -37,34 +38,25 @@ def teacher_spec_from_args(args: argparse.Namespace):
         except ValueError:
             raise UsageError(f"--ani2x-member {member!r}: give 0..7 or 'ensemble'") from None
     return TeacherSpec(name=args.teacher, control=args.control, member=None if member == "ensemble" else member,
-                       layer=args.ani2x_layer, seed=args.seed)
+                       layer=args.ani2x_layer, seed=seed)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = DistillRunConfig()
     t = add_teacher_arguments(parser)
-    t.add_argument("--variant", choices=VARIANTS, default=d.objective.variant,
-                   help="node: D&D-NODE (eq. 7); graph: D&D-GRAPH (eq. 6; xTB: its molecule targets); node+graph: both")
-    t.add_argument("--teacher-pool", choices=TEACHER_POOLS, default=d.objective.teacher_pool,
-                   help="GRAPH target: mean over all conformer atoms (paper) or over heavy (graph) atoms")
-    t.add_argument("--target-norm", choices=TARGET_NORMS,
-                   help="scaling of teacher targets (default: none for a denoiser, element for ani2x/xtb)")
-    t.add_argument("--cached", action="store_true",
-                   help="denoiser: precompute teacher features once (memory-mapped) instead of running it per "
-                   "batch (ani2x and xtb are always precomputed)")
-    t.add_argument("--cache-dtype", choices=CACHE_DTYPES, default=d.cache_dtype)
     t.add_argument("--exclude-tasks", nargs="+", default=[], metavar="TASK",
                    help="remove corpus molecules found in these tasks (any split; canonical SMILES, no stereo, "
                    "largest fragment) and report the counts; task data from --data-root")
     t.add_argument("--data-root", help="task data folder for --exclude-tasks")
-    add_pretrain_arguments(parser)
+    add_run_arguments(parser, "run folder: logs/, checkpoints/, student.ckpt")
+    add_corpus_arguments(parser)
+    # --feature-cache is a teacher option (shared with teacher-features)
+    options.add_config_arguments(parser, DistillRunConfig(), "student, objective, optimiser and trainer",
+                                 skip=("feature_cache",))
 
 
 def config_from_args(args: argparse.Namespace) -> DistillRunConfig:
-    base = pretrain_config_from_args(args)
-    return DistillRunConfig(**vars(base),
-                            objective=DistillObjective(args.variant, args.teacher_pool, args.target_norm),
-                            cached=args.cached, feature_cache=args.feature_cache, cache_dtype=args.cache_dtype)
+    cfg = options.config_from_args(args, DistillRunConfig(), skip=("feature_cache",))
+    return replace(cfg, feature_cache=args.feature_cache)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,10 +66,10 @@ def run(args: argparse.Namespace) -> int:
     from dnd.data.overlap import find_overlap, task_smiles
     from dnd.training.distill import run_distill
 
-    check_run_options(args)
     cfg = config_from_args(args)
-    spec = teacher_spec_from_args(args)
-    corpus = corpus_config_from_args(args)
+    check_run_options(cfg.trainer.accelerator, args.out)
+    spec = teacher_spec_from_args(args, cfg.trainer.seed)
+    corpus = corpus_config_from_args(args, cfg.trainer.seed)
     records = load_corpus(corpus)
     exclude, extra = set(), {}
     if args.exclude_tasks:

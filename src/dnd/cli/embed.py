@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dnd.cli.common import add_max_atoms_argument, deprecated_alias
+from dnd.cli.common import add_max_atoms_argument
 from dnd.models.config import READOUTS
 
 
@@ -20,7 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write heavy-atom embeddings to OUT_nodes.npz (embeddings, row, atom)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto, or a device such as cuda:1")
-    deprecated_alias(parser, "--device", "--accelerator", "accelerator")
     add_max_atoms_argument(parser)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dnd.cli.common import add_max_atoms_argument, deprecated_alias
+from dnd.cli.common import add_max_atoms_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,7 +14,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output CSV")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto, or a device such as cuda:1")
-    deprecated_alias(parser, "--device", "--accelerator", "accelerator")
     add_max_atoms_argument(parser)
 
 

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--shard", help="I/N: compute chunks k with k mod N == I only (job arrays); no assembly")
     t.add_argument("--chunk-size", type=int, default=500, help="molecules per resumable chunk")
     parser.add_argument("--seed", type=int, default=0, help="corpus sample and control seed")
-    add_corpus_arguments(parser, loader=False)
+    add_corpus_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
         shard = parse_shard(args.shard) if args.shard else (0, 1)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    records = load_corpus(corpus_config_from_args(args))
-    teacher = build_teacher(teacher_spec_from_args(args), args.ani2x_dir)
+    records = load_corpus(corpus_config_from_args(args, args.seed))
+    teacher = build_teacher(teacher_spec_from_args(args, args.seed), args.ani2x_dir)
     folder = feature_folder(args.feature_cache, teacher, records)
     print(f"{teacher.describe()}; {len(records)} molecules -> {folder}")
     build_chunks(teacher, records, folder, shard, args.chunk_size)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dnd.config_check import setting
+
 # 3D files `dnd.data.corpus.load_paired` reads: name -> its reader module (the interface is in
 # `dnd.data.sources`; imported on first use, so the names cost no import) ...
 PAIRED_SOURCES: dict[str, str] = {
@@ -45,15 +47,20 @@ class CorpusConfig:
     Every stage (denoise, distill, infomax, attention, `dnd run`) selects its molecules with
     `dnd.data.corpus.load_corpus(CorpusConfig)`, so the same values give the same molecules."""
 
-    source: str = "embedded"
-    path: str | None = None
-    limit: int | None = None          # read at most this many records of the file, in file order
-    sample: int | None = None         # then keep a seeded random subset of this size
-    seed: int = 0
-    # QM9 only: keep the molecules of 3DInfomax's training pool slice [start, stop) (its
-    # pretraining subset is [0, 50000]; finetuning then uses train_offset=50000)
-    qm9_pool: list[int] | None = None
-    cache_dir: str | None = None
-    hydrogens: str = "dft"            # conformer atoms the teacher sees (HYDROGENS)
-    num_conformers: int = 1           # smiles source: RDKit conformers per molecule
-    conformer_seed: int = 0           # smiles source: embedding seed
+    source: str = setting("embedded", choices=CORPUS_SOURCES,
+                          help="3D conformer source; 'embedded' uses the QM9 subset shipped with the package")
+    path: str | None = setting(None, help="data file for qm9/sdf/pcqm4mv2/smiles sources, or the merged records "
+                               "file of `dnd data conformers --merge` for --source records")
+    limit: int | None = setting(None, help="read at most this many molecules (the first ones in the file)")
+    sample: int | None = setting(None, help="then keep a seeded random subset of this many; QM9 is ordered by "
+                                 "size, so --limit alone gives small molecules only")
+    seed: int = setting(0, help="seed of --sample (on the command line: --seed)")
+    # 3DInfomax's pretraining subset is [0, 50000]; finetuning then uses train_offset=50000
+    qm9_pool: list[int] | None = setting(None, help="QM9 only: keep the molecules of 3DInfomax's training pool "
+                                         "slice START STOP")
+    cache_dir: str | None = setting(None, help="featurized-record cache folder")
+    hydrogens: str = setting("dft", choices=HYDROGENS, help="conformer atoms the teacher sees: 'none' heavy atoms "
+                             "only (the paper's PCQM4Mv2 teacher), 'dft' the source's hydrogens, 'rdkit' also place "
+                             "hydrogens a heavy-atom SDF lacks")
+    num_conformers: int = setting(1, help="smiles source: RDKit conformers per molecule")
+    conformer_seed: int = setting(0, help="smiles source: embedding seed")

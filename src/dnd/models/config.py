@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from dnd.config_check import setting
 from dnd.data.config import TEACHER_MAX_Z
 from dnd.errors import UnknownNameError
 
@@ -16,20 +17,20 @@ from dnd.errors import UnknownNameError
 class TeacherConfig:
     """Hyper-parameters of `TorchMD_ET`; names follow torchmd-net's so they read the same."""
 
-    hidden_channels: int = 256
-    num_layers: int = 6
-    num_rbf: int = 50
-    num_heads: int = 8
-    cutoff_lower: float = 0.0
-    cutoff_upper: float = 5.0
-    max_z: int = TEACHER_MAX_Z
-    rbf_type: str = "expnorm"
+    hidden_channels: int = setting(256, help="teacher width")
+    num_layers: int = setting(6, help="teacher layers")
+    num_rbf: int = setting(50, help="radial basis functions")
+    num_heads: int = setting(8, help="attention heads")
+    cutoff_lower: float = setting(0.0, help="lower cutoff in Å")
+    cutoff_upper: float = setting(5.0, help="upper cutoff in Å")
+    max_z: int = setting(TEACHER_MAX_Z, help="atomic numbers below this are embedded")
+    rbf_type: str = setting("expnorm", help="torchmd-net radial basis")
     # Zaidi et al.'s PCQM4Mv2 denoising config keeps the RBF centres fixed.
-    trainable_rbf: bool = False
-    activation: str = "silu"
-    attn_activation: str = "silu"
-    distance_influence: str = "both"
-    neighbor_embedding: bool = True
+    trainable_rbf: bool = setting(False, help="train the RBF centres")
+    activation: str = setting("silu", help="torchmd-net activation")
+    attn_activation: str = setting("silu", help="torchmd-net attention activation")
+    distance_influence: str = setting("both", help="torchmd-net: keys, values, both or none")
+    neighbor_embedding: bool = setting(True, help="torchmd-net neighbour embedding")
 
     def __post_init__(self) -> None:
         if self.hidden_channels % self.num_heads:
@@ -86,6 +87,6 @@ READOUTS = ("mp", "vn", "norm", "mmms")
 class HeadConfig:
     """MLP on the readout of a property model: `num_layers` linear layers (GELU + dropout between)."""
 
-    hidden_dim: int = 0        # 0: the readout's width (the encoder's hidden size; 4x for mmms)
-    num_layers: int = 2
-    dropout: float = 0.0
+    hidden_dim: int = setting(0, help="head hidden size (0: the readout's width; 4x the encoder's for mmms)")
+    num_layers: int = setting(2, help="head layers")
+    dropout: float = setting(0.0, help="head dropout")

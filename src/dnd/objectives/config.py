@@ -5,7 +5,9 @@ choices and defaults without loading the deep-learning stack."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from dnd.config_check import setting
 
 VARIANTS = ("node", "graph", "node+graph")
 TEACHER_POOLS = ("all", "heavy")
@@ -18,9 +20,12 @@ TARGET_NORMS = ("none", "standard", "element")
 
 @dataclass
 class DistillObjective:
-    variant: str = "node"          # "node" (eq. 7) | "graph" (eq. 6) | "node+graph" (both losses, summed)
-    teacher_pool: str = "all"      # GRAPH only: teacher mean over "all" conformer atoms or "heavy" (graph) atoms
-    target_norm: str | None = None  # TARGET_NORMS; None: the teacher's default (denoiser none, ani2x/xtb element)
+    variant: str = setting("node", choices=VARIANTS, help="node: D&D-NODE (eq. 7); graph: D&D-GRAPH (eq. 6; xTB: "
+                           "its molecule targets); node+graph: both losses, summed")
+    teacher_pool: str = setting("all", choices=TEACHER_POOLS, help="GRAPH target: mean over all conformer atoms "
+                                "(paper) or over heavy (graph) atoms")
+    target_norm: str | None = setting(None, choices=TARGET_NORMS, help="scaling of teacher targets (default: none "
+                                      "for a denoiser, element for ani2x/xtb)")
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -36,14 +41,15 @@ READOUT_AGGREGATORS = ("min", "max", "mean", "sum")
 
 @dataclass
 class InfomaxObjective:
-    tau: float = 0.01
-    symmetric: bool = False
-    include_positive: bool = False
-    metric_dim: int = 256
-    readout_aggregators: list[str] = field(default_factory=lambda: ["min", "max", "mean"])
-    head_layers_2d: int = 2
-    head_layers_3d: int = 1
-    head_hidden_2d: int | None = None     # None: the student's width
+    tau: float = setting(0.01, help="NT-Xent temperature")
+    symmetric: bool = setting(False, help="also contrast 3D->2D (3DInfomax: one direction)")
+    include_positive: bool = setting(False, help="keep the positive pair in the NT-Xent denominator")
+    metric_dim: int = setting(256, help="projection output width")
+    readout_aggregators: list[str] = setting(factory=lambda: ["min", "max", "mean"],
+                                             help=f"2D readout of the projection: some of {', '.join(READOUT_AGGREGATORS)}")
+    head_layers_2d: int = setting(2, help="layers of the 2D projection head")
+    head_layers_3d: int = setting(1, help="layers of the 3D projection head")
+    head_hidden_2d: int | None = setting(None, help="hidden width of the 2D projection head (default: the student's)")
 
     def __post_init__(self) -> None:
         if self.tau <= 0:

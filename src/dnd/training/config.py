@@ -1,7 +1,8 @@
 """Typed configs of every training stage (denoise, distill, infomax, finetune) and of the
 pieces they share (trainer, optimiser, student). Plain dataclasses without torch, so the command
 line builds its options (choices, defaults) without loading the deep-learning stack, and
-`dnd run` fills them from YAML with `dnd.experiment.config.apply_overrides`.
+`dnd run` fills them from YAML and every verb from its flags with the same
+`dnd.config_check.apply_overrides`; each field's help is its flag's (`dnd.cli.options`).
 
 Denoising presets (`denoise_preset`, `dnd denoise --preset`):
 - ``paper``: Table 5a of the D&D paper: TorchMD_ET with 8 layers, 8 heads, 768 dims, 64 RBF,
@@ -22,9 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dnd.models.config import HeadConfig, TeacherConfig, teacher_preset
+from dnd.config_check import setting
+from dnd.models.config import READOUTS, TEACHER_PRESETS, HeadConfig, TeacherConfig, teacher_preset
+from dnd.models.registry import ENCODERS
 from dnd.objectives.config import DistillObjective, InfomaxObjective
-from dnd.teachers.base import CACHE_DTYPES  # noqa: F401  (storage types of the teacher caches)
+from dnd.teachers.base import CACHE_DTYPES
+
+ENCODER_NAMES = tuple(sorted(ENCODERS))
 
 PAPER_PEAK_LR = 4e-4  # Zaidi et al., TorchMD-NET on PCQM4Mv2 (see module docstring)
 PAPER_LR_FLOOR = 1e-7  # Table 5a's "1e-7": warmup start and cosine floor
@@ -32,30 +37,28 @@ PAPER_LR_FLOOR = 1e-7  # Table 5a's "1e-7": warmup start and cosine floor
 
 @dataclass
 class TrainerConfig:
-    max_epochs: int = 10
-    max_steps: int = -1
-    accelerator: str = "auto"
-    devices: str | int = "auto"
-    strategy: str = "auto"
-    precision: str = "32-true"
-    checkpoint_every_n_steps: int = 500
-    log_every_n_steps: int = 10
-    gradient_clip_val: float | None = None
-    seed: int = 0
-    progress: bool = True
+    max_epochs: int = setting(10, help="maximum epochs")
+    max_steps: int = setting(-1, help="stop after this many optimiser steps (-1: no limit)")
+    accelerator: str = setting("auto", help="cpu, gpu, auto, or a device such as cuda:1")
+    devices: str | int = setting("auto", help="number of devices or 'auto'")
+    strategy: str = setting("auto", help="auto, ddp, ...")
+    precision: str = setting("32-true", help="32-true, bf16-mixed, 16-mixed")
+    checkpoint_every_n_steps: int = setting(500, help="save a checkpoint every N steps (0: after every epoch)")
+    log_every_n_steps: int = setting(10, help="log every N steps")
+    gradient_clip_val: float | None = setting(None, help="clip gradients to this norm")
+    seed: int = setting(0, help="seed of training (and, on the command line, of corpus sampling and splitting)")
+    progress: bool = setting(True, help="progress bar (logs are written either way)")
 
 
 @dataclass
 class OptimConfig:
-    lr: float = 5e-4
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    # learning rate at the end of the cosine, as a fraction of the peak
-    min_lr_ratio: float = 0.0
-    # warmup starts at this fraction of the peak (Table 5a's 1e-7 start, for example)
-    warmup_start_ratio: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.999
+    lr: float = setting(5e-4, help="peak learning rate")
+    weight_decay: float = setting(0.0, help="AdamW weight decay")
+    warmup_steps: int = setting(0, help="linear warmup steps")
+    min_lr_ratio: float = setting(0.0, help="cosine floor as a fraction of the peak")
+    warmup_start_ratio: float = setting(0.0, help="warmup starts at this fraction of the peak (Table 5a's 1e-7 start)")
+    beta1: float = setting(0.9, help="AdamW beta1")
+    beta2: float = setting(0.999, help="AdamW beta2")
 
 
 @dataclass
@@ -63,10 +66,10 @@ class DenoiseConfig:
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    sigma: float = 0.04
-    batch_size: int = 70
-    val_fraction: float = 0.05
-    num_workers: int = 0
+    sigma: float = setting(0.04, help="noise scale in Å")
+    batch_size: int = setting(70, help="molecules per batch")
+    val_fraction: float = setting(0.05, help="held-out validation share of the corpus (seeded by --seed)")
+    num_workers: int = setting(0, help="data loader worker processes")
 
 
 def denoise_preset(name: str) -> DenoiseConfig:
@@ -91,9 +94,9 @@ class StudentSpec:
     """Which 2D encoder to pretrain: registry name, preset, and per-key overrides of the preset
     (completed into a full config by `dnd.training.pretrain.resolve_student`)."""
 
-    encoder: str = "tokengt"
-    preset: str = "cpu-small"
-    overrides: dict[str, Any] = field(default_factory=dict)
+    encoder: str = setting("tokengt", help="2D encoder", choices=ENCODER_NAMES)
+    preset: str = setting("cpu-small", help="encoder preset: paper, cpu-small, tiny")
+    overrides: dict[str, Any] = setting(factory=dict, help='JSON overrides of the preset, e.g. \'{"num_layers": 6}\'')
 
 
 @dataclass
@@ -103,47 +106,54 @@ class PretrainConfig:
     student: StudentSpec = field(default_factory=StudentSpec)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=5e-4, warmup_steps=200, min_lr_ratio=0.01))
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(max_epochs=10))
-    batch_size: int = 64
-    val_fraction: float = 0.05
-    num_workers: int = 0
+    batch_size: int = setting(64, help="molecules per batch")
+    val_fraction: float = setting(0.05, help="held-out validation share of the corpus (seeded by --seed)")
+    num_workers: int = setting(0, help="data loader worker processes")
 
 
 @dataclass
 class DistillRunConfig(PretrainConfig):
     objective: DistillObjective = field(default_factory=DistillObjective)
-    cached: bool = False
-    feature_cache: str | None = None   # cache folder; None: OUT/teacher_cache
-    cache_dtype: str = "float32"
-    cache_batch_size: int = 128
+    cached: bool = setting(False, help="denoiser: precompute teacher features once (memory-mapped) instead of "
+                           "running it per batch (ani2x and xtb are always precomputed)")
+    feature_cache: str | None = setting(None, help="teacher feature cache folder (default OUT/teacher_features, "
+                                        "or OUT/teacher_cache for a cached denoiser); share it between runs")
+    cache_dtype: str = setting("float32", help="storage type of a cached denoiser's features", choices=CACHE_DTYPES)
+    cache_batch_size: int = setting(128, help="molecules per teacher pass when filling the denoiser's cache")
 
 
 @dataclass
 class InfomaxRunConfig(PretrainConfig):
     objective: InfomaxObjective = field(default_factory=InfomaxObjective)
-    net3d_preset: str = "cpu-small"     # architecture of the untrained 3D network
-    teacher_init: str | None = None     # denoise checkpoint to start the 3D network from instead
+    net3d_preset: str = setting("cpu-small", help="architecture of the (untrained) 3D network: the teacher's presets",
+                                choices=TEACHER_PRESETS)
+    teacher_init: str | None = setting(None, help="start the 3D network from this denoised teacher checkpoint")
 
 
 @dataclass
 class FinetuneConfig:
-    init: str | None = None            # student checkpoint (distill / infomax); None = RandInit
-    encoder: str = "tokengt"           # RandInit only: registry name, ...
-    preset: str = "paper"              # ... preset ...
-    # ... and per-key overrides of the preset: the pretrained students' (StudentSpec.overrides),
-    # so that every method of a comparison has the same architecture
-    overrides: dict[str, Any] = field(default_factory=dict)
-    readout: str = "mp"                # "mp" | "vn"
-    method: str | None = None          # label in result tables (default: from --init)
-    head: HeadConfig = field(default_factory=HeadConfig)
-    lr: float = 5e-4
-    weight_decay: float = 0.05
-    layer_decay: float = 0.65
-    warmup_epochs: float = 5.0
-    min_lr_ratio: float = 0.0
-    batch_size: int = 128
-    train_fraction: float = 1.0        # seeded subsample of the training split (label efficiency)
-    max_train: int | None = None       # cap on training molecules after the fraction (CPU-scale runs)
-    standardize_targets: bool = True   # regression: L1 on z-scores (see dnd.training.finetune)
-    num_workers: int = 0
+    init: str | None = setting(None, help="student checkpoint (distill/infomax) or dnd:NAME; omit for RandInit")
+    encoder: str = setting("tokengt", help="RandInit encoder", choices=ENCODER_NAMES)
+    preset: str = setting("paper", help="RandInit encoder preset: paper, cpu-small, tiny")
+    # the pretrained students' (StudentSpec.overrides), so every method of a comparison has the
+    # same architecture
+    overrides: dict[str, Any] = setting(factory=dict, help="RandInit: JSON overrides of the preset, as the "
+                                        'students\' (e.g. \'{"num_layers": 6}\')')
+    readout: str = setting("mp", help="readout(s): mp (mean), vn (virtual node), norm (chemprop's sum/100), mmms "
+                           "(min/max/mean/sum, 3DInfomax's PNA readout); several give one run set each",
+                           choices=READOUTS)
+    method: str | None = setting(None, help="label in the result tables (default: RandInit or the --init run's method)")
+    head: HeadConfig = setting(factory=HeadConfig, help="property head", prefix="head_")
+    lr: float = setting(5e-4, help="peak learning rate of the head (layers below: --layer-decay)")
+    weight_decay: float = setting(0.05, help="AdamW weight decay")
+    layer_decay: float = setting(0.65, help="lr multiplier per encoder layer below the head")
+    warmup_epochs: float = setting(5.0, help="linear warmup epochs")
+    min_lr_ratio: float = setting(0.0, help="cosine floor as a fraction of the peak")
+    batch_size: int = setting(128, help="molecules per batch")
+    train_fraction: float = setting(1.0, help="finetune on a seeded random fraction of the training split "
+                                    "(valid/test untouched)")
+    max_train: int | None = setting(None, help="cap on training molecules after --train-fraction (CPU-scale runs)")
+    standardize_targets: bool = setting(True, help="regression: L1 on train-standardised labels (off: raw labels)")
+    num_workers: int = setting(0, help="data loader worker processes")
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(
         max_epochs=100, checkpoint_every_n_steps=0))

@@ -13,7 +13,7 @@ split) and reported in original units; classification uses BCE with logits, and 
 OGB regression tasks (ESOL, FreeSolv, Lipophilicity) are standardised too (OGB leaves that to the
 model): with a zero-initialised output scale the head would otherwise spend its warmup learning
 the target's offset (ESOL's mean is about -3 log mol/L), and L1 in z-units is comparable across
-tasks. `--raw-targets` trains on the raw labels instead. Metrics never change: they are computed
+tasks. `--no-standardize-targets` trains on the raw labels instead. Metrics never change: they are computed
 in original units by `dnd.evaluation.evaluate`.
 
 The model is selected on the validation metric; after training the best checkpoint is reloaded
