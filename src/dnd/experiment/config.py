@@ -20,10 +20,10 @@ import yaml
 from dnd.config_check import apply_overrides, check_types, setting
 from dnd.data.config import CORPUS_SOURCES, CorpusConfig
 from dnd.errors import UnknownNameError, UsageError, UserError
-from dnd.models.config import READOUTS
+from dnd.models.config import READOUTS, Method
 
-METHODS = ("randinit", "infomax", "dnd-graph", "dnd-node")
-METHOD_LABELS = {"randinit": "RandInit", "infomax": "3DInfomax", "dnd-graph": "D&D-GRAPH", "dnd-node": "D&D-NODE"}
+# the methods an experiment compares (`dnd.models.config.Method` values)
+METHODS = tuple(m.value for m in (Method.RANDINIT, Method.INFOMAX, Method.DND_GRAPH, Method.DND_NODE))
 
 
 @dataclass

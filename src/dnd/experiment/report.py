@@ -14,7 +14,8 @@ from dnd.analysis.curves import epoch_losses, plot_curves
 from dnd.analysis.label_efficiency import efficiency_table, plot_label_efficiency
 from dnd.data.corpus import held_out, load_corpus
 from dnd.evaluation.summary import results_table
-from dnd.experiment.config import METHOD_LABELS, ExperimentConfig
+from dnd.experiment.config import METHODS, ExperimentConfig
+from dnd.models.config import Method
 from dnd.experiment.stages import stage_configs
 from dnd.training.config import StudentSpec
 
@@ -24,7 +25,7 @@ def write_analyses(cfg: ExperimentConfig, students: dict[str, Path | None], rows
     pd.DataFrame(rows).to_csv(results / "all_runs.csv", index=False)
     if (results / "summary.csv").is_file():
         (results / "table.md").write_text(results_table(pd.read_csv(results / "summary.csv")))
-    distilled = {METHOD_LABELS[m]: epoch_losses(work / m) for m in ("dnd-graph", "dnd-node") if students.get(m)}
+    distilled = {Method(m).label: epoch_losses(work / m) for m in ("dnd-graph", "dnd-node") if students.get(m)}
     if distilled:
         plot_curves(distilled, results / "distill_curves.png", title="distillation loss (MSE)")
         pd.concat([t.assign(run=k) for k, t in distilled.items()]).to_csv(results / "distill_curves.csv", index=False)
@@ -34,7 +35,7 @@ def write_analyses(cfg: ExperimentConfig, students: dict[str, Path | None], rows
     le = cfg.label_efficiency
     df = pd.DataFrame(rows)
     if le.tasks and len(df):
-        labels = [METHOD_LABELS[m] for m in le.methods]
+        labels = [Method(m).label for m in le.methods]
         sel = df[df["task"].isin(le.tasks) & df["method"].isin(labels) & (df["readout"] == le.readout)]
         table = efficiency_table(sel)
         table.to_csv(results / "label_efficiency.csv", index=False)
@@ -49,8 +50,8 @@ def _attention(cfg: ExperimentConfig, students: dict[str, Path | None], results:
         return
     # the molecules the students did not pretrain on: the held-out part of the corpus
     val = held_out(load_corpus(cfg.corpus), cfg.attention.molecules, distill.val_fraction, distill.trainer.seed)
-    specs = {METHOD_LABELS[m]: (str(p) if p else random_spec(distill.student))
-             for m, p in students.items() if m in METHOD_LABELS}
+    specs = {Method(m).label: (str(p) if p else random_spec(distill.student))
+             for m, p in students.items() if m in METHODS}
     compare_students(specs, val, results / "attention_vs_distance.png",
                      results / "attention_vs_distance.csv")
 

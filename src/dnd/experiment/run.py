@@ -26,9 +26,11 @@ import torch
 from dnd.data.corpus import load_corpus
 from dnd.data.tasks import load_task
 from dnd.evaluation.summary import write_summary
-from dnd.experiment.config import METHOD_LABELS, METHODS, ExperimentConfig, task_options
+from dnd.experiment.config import METHODS, ExperimentConfig, task_options
+from dnd.models.config import Method
 from dnd.experiment.report import write_analyses
 from dnd.experiment.stages import Stage, fingerprint, stage_configs, stage_key
+from dnd.training.config import FinetuneConfig
 from dnd.training.denoise import run_denoise
 from dnd.training.distill import run_distill
 from dnd.training.finetune import run_finetune
@@ -62,13 +64,13 @@ def pretrain(cfg: ExperimentConfig, work: Path) -> dict[str, Path | None]:
     for method in ("dnd-graph", "dnd-node"):
         if method in methods:
             folder = work / method
-            run_cfg = replace(distill, objective=replace(distill.objective, variant=method.split("-")[1]))
+            run_cfg = replace(distill, objective=replace(distill.objective, variant=Method(method).variant))
             key = fingerprint(corpus_key, stage_key(work / "denoise"), dataclasses.asdict(run_cfg))
             if run_cfg.cached and run_cfg.feature_cache is None:
                 # one teacher pass serves both variants (the cache checks teacher and corpus itself)
                 run_cfg = replace(run_cfg, feature_cache=str(work / "teacher_cache"))
             out[method] = Stage(folder, key, folder / "student.ckpt").run(
-                f"distill {METHOD_LABELS[method]}",
+                f"distill {Method(method).label}",
                 lambda resume, c=run_cfg, f=folder: run_distill(c, corpus(), teacher, f, resume=resume, corpus=cfg.corpus))
     if "infomax" in methods:
         folder = work / "infomax"
@@ -106,14 +108,19 @@ def finetune_jobs(cfg: ExperimentConfig, students: dict[str, Path | None]) -> li
     return jobs
 
 
+def job_config(cfg: ExperimentConfig, job: dict[str, Any]) -> FinetuneConfig:
+    """The finetuning config of one job: the experiment's, with the job's student, readout,
+    method label, label fraction and seed."""
+    _, _, _, finetune = stage_configs(cfg)
+    return replace(finetune, init=job["init"], readout=job["readout"], method=Method(job["method"]).label,
+                   train_fraction=job["fraction"], trainer=replace(finetune.trainer, seed=job["seed"], progress=False))
+
+
 def _run_job(cfg: ExperimentConfig, job: dict[str, Any], work: Path, threads: int | None) -> dict[str, Any]:
     if threads:
         torch.set_num_threads(threads)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    _, _, _, finetune = stage_configs(cfg)
-    run_cfg = replace(finetune, init=job["init"], readout=job["readout"], method=METHOD_LABELS[job["method"]],
-                      train_fraction=job["fraction"],
-                      trainer=replace(finetune.trainer, seed=job["seed"], progress=False))
+    run_cfg = job_config(cfg, job)
     folder = work / "finetune" / job["task"] / job["method"] / job["readout"] / f"frac{job['fraction']:g}" / f"seed{job['seed']}"
     options = task_options(cfg, job["task"])
     key = fingerprint(dataclasses.asdict(run_cfg), job.get("init_key"), options, cfg.data_root)

@@ -7,6 +7,7 @@ loading the deep-learning stack (`dnd --help` stays instant).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from enum import Enum
 
 from dnd.config_check import setting
 from dnd.data.config import TEACHER_MAX_Z
@@ -90,3 +91,27 @@ class HeadConfig:
     hidden_dim: int = setting(0, help="head hidden size (0: the readout's width; 4x the encoder's for mmms)")
     num_layers: int = setting(2, help="head layers")
     dropout: float = setting(0.0, help="head dropout")
+
+
+class Method(Enum):
+    """How an encoder was pretrained, in the three spellings that used to be converted by hand:
+    the `dnd run` name (value), the label result tables print, and the distillation variant
+    (`DistillObjective.variant`; None for the methods that do not distill)."""
+
+    RANDINIT = "randinit"
+    INFOMAX = "infomax"
+    DND_GRAPH = "dnd-graph"
+    DND_NODE = "dnd-node"
+    DND_NODE_GRAPH = "dnd-node+graph"
+
+    @property
+    def variant(self) -> str | None:
+        return self.value[len("dnd-"):] if self.value.startswith("dnd-") else None
+
+    @property
+    def label(self) -> str:
+        return {"randinit": "RandInit", "infomax": "3DInfomax"}.get(self.value) or f"D&D-{self.variant.upper()}"
+
+    @classmethod
+    def of_variant(cls, variant: str) -> "Method":
+        return cls(f"dnd-{variant}")

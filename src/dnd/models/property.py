@@ -20,11 +20,11 @@ from torch import Tensor, nn
 from dnd.data.loader import make_loader
 from dnd.data.tasks.base import TaskSpec
 from dnd.models.checkpoint import CheckpointError, hparams, load_checkpoint
-from dnd.models.config import HeadConfig
+from dnd.models.config import HeadConfig, Method
 from dnd.models.readout import Readout
 from dnd.models.registry import build_encoder
 
-RANDINIT = "RandInit"  # method label of an encoder finetuned from random initialisation
+RANDINIT = Method.RANDINIT.label  # method label of an encoder finetuned from random initialisation
 _MODEL_ARGS = ("encoder_name", "encoder_config", "readout", "head", "task")
 
 

@@ -42,6 +42,7 @@ from dnd.data.tasks.base import TaskData, TaskSpec, fit_standardization
 from dnd.checks import torch_device
 from dnd.evaluation.metrics import evaluate, higher_is_better
 from dnd.models.checkpoint import hparams, load_checkpoint, load_encoder
+from dnd.models.config import Method
 from dnd.models.property import RANDINIT, PropertyModel, load_property_model, predict_records
 from dnd.models.registry import build_encoder, encoder_config_dict, encoder_preset
 from dnd.training.config import FinetuneConfig, OptimConfig
@@ -153,9 +154,9 @@ def method_label(cfg: FinetuneConfig) -> str:
         return RANDINIT
     hp = hparams(load_checkpoint(cfg.init), cfg.init)
     if hp.get("stage") == "distill":
-        return f"D&D-{str(hp.get('objective', {}).get('variant', '')).upper()}"
+        return Method.of_variant(hp["objective"]["variant"]).label
     if hp.get("stage") == "infomax":
-        return "3DInfomax"
+        return Method.INFOMAX.label
     return Path(cfg.init).stem
 
 
