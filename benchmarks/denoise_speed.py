@@ -25,7 +25,7 @@ from dnd.data.loader import make_loader
 from dnd.data.config import CORPUS_SOURCES, CorpusConfig
 from dnd.data.corpus import load_corpus
 from dnd.models.config import TEACHER_PRESETS, TeacherConfig
-from dnd.training.config import denoise_preset
+from dnd.training.config import OptimConfig, denoise_preset
 from dnd.training.denoise import DenoiseModule
 
 
@@ -60,7 +60,7 @@ def _sync(device: str) -> None:
 
 def time_ours(batches, teacher: TeacherConfig, device: str, seed: int) -> list[float]:
     torch.manual_seed(seed)
-    module = DenoiseModule(teacher=teacher.to_dict(), optim={"lr": 1e-4}, seed=seed)
+    module = DenoiseModule(teacher=teacher, optim=OptimConfig(lr=1e-4), seed=seed)
     timer = _StepTimer()
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(default_root_dir=tmp, max_epochs=1, accelerator="gpu" if device.startswith("cuda") else "cpu",

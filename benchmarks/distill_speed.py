@@ -25,6 +25,8 @@ import torch
 from dnd.data.loader import make_loader
 from dnd.models.registry import encoder_preset
 from dnd.models.config import teacher_preset
+from dnd.objectives.config import DistillObjective
+from dnd.training.config import OptimConfig
 from dnd.models.teacher import Teacher, load_teacher
 from dnd.data.config import CORPUS_SOURCES, CorpusConfig
 from dnd.data.corpus import load_corpus
@@ -89,7 +91,7 @@ def main() -> None:
     records = load_corpus(CorpusConfig(args.source, args.path, args.limit, args.sample, 0, cache_dir=args.cache_dir))
     teacher = load_teacher(args.teacher) if args.teacher else Teacher(teacher_preset(args.teacher_preset)).freeze()
     module = DistillModule(args.encoder, encoder_preset(args.encoder, args.preset), teacher.hidden_dim,
-                           {"variant": args.variant}, {}, teacher=teacher).to(device)
+                           DistillObjective(args.variant), OptimConfig(), teacher=teacher).to(device)
     live = throughput(module, make_loader(records, args.batch_size, shuffle=True), args.steps, args.warmup,
                       device, args.bf16)
 

@@ -29,7 +29,7 @@ def write_teacher_ckpt(path: Path, seed: int = 0) -> Path:
     """A checkpoint in the exact format `dnd denoise` writes (DenoiseModule's state and hparams),
     with random weights: distillation only needs *a* fixed teacher."""
     torch.manual_seed(seed)
-    module = DenoiseModule(teacher=teacher_preset("tiny").to_dict(), optim={}, featurizer_version="test")
+    module = DenoiseModule(teacher=teacher_preset("tiny"), optim=OptimConfig(), featurizer_version="test")
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, path)
     return path
 

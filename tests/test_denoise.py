@@ -15,7 +15,7 @@ from dnd.objectives.denoise import denoising_loss, denoising_step, perturb
 from dnd.models.checkpoint import CheckpointError
 from dnd.cli.denoise import add_arguments, config_from_args
 from dnd.data.corpus import sample_records, split_records
-from dnd.training.config import PAPER_LR_FLOOR, PAPER_PEAK_LR, denoise_preset
+from dnd.training.config import PAPER_LR_FLOOR, PAPER_PEAK_LR, OptimConfig, denoise_preset
 from dnd.training.denoise import DenoiseModule, run_denoise
 
 
@@ -150,7 +150,7 @@ def test_resume_continues_from_last_checkpoint(run_dir, records):
 
 def test_checkpoint_round_trip_gives_identical_outputs(records, batch, tmp_path):
     torch.manual_seed(0)
-    module = DenoiseModule(teacher=teacher_preset("tiny").to_dict(), optim={"lr": 1e-3},
+    module = DenoiseModule(teacher=teacher_preset("tiny"), optim=OptimConfig(lr=1e-3),
                            featurizer_version=featurizer_version())
     trainer = L.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False)

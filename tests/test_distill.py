@@ -19,7 +19,7 @@ from dnd.models.teacher import load_teacher
 from dnd.objectives.config import DistillObjective
 from dnd.objectives.distill import teacher_targets
 from dnd.models.checkpoint import load_checkpoint
-from dnd.training.config import DistillRunConfig, PretrainConfig
+from dnd.training.config import DistillRunConfig, OptimConfig, PretrainConfig
 from dnd.training.distill import DistillModule, run_distill
 from dnd.training.pretrain import fit_student
 from dnd.training.teacher_cache import (CachedTeacherDataset, TeacherFeatureCache, ensure_teacher_cache,
@@ -69,7 +69,7 @@ def tiny_student() -> dict:
 
 
 def oracle_module(teacher) -> DistillModule:
-    module = DistillModule("tokengt", tiny_student(), teacher.hidden_dim, {}, {}, teacher=teacher)
+    module = DistillModule("tokengt", tiny_student(), teacher.hidden_dim, DistillObjective(), OptimConfig(), teacher=teacher)
     module.student = OracleStudent()
     return module
 
@@ -121,8 +121,8 @@ def test_teacher_bit_identical_and_student_trained(recs, teacher_ckpt, tmp_path)
     teacher = load_teacher(teacher_ckpt)
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
     cfg = PretrainConfig(**fast_settings(epochs=2))
-    module = DistillModule("tokengt", tiny_student(), teacher.hidden_dim, {"variant": "node"},
-                           {"lr": 1e-3}, teacher=teacher)
+    module = DistillModule("tokengt", tiny_student(), teacher.hidden_dim, DistillObjective("node"),
+                           OptimConfig(lr=1e-3), teacher=teacher)
     student_before = copy.deepcopy(module.student.state_dict())
     fit_student(module, recs[:8], recs[8:], cfg, tmp_path)
     after = teacher.state_dict()
@@ -135,7 +135,7 @@ def test_teacher_bit_identical_and_student_trained(recs, teacher_ckpt, tmp_path)
 @pytest.mark.parametrize("cfg", VARIANTS, ids=["node", "graph-all", "graph-heavy"])
 def test_cached_and_live_losses_equal(recs, teacher, tmp_path, cfg):
     cache = ensure_teacher_cache(teacher, recs, tmp_path / "cache", batch_size=7, log=lambda m: None)
-    module = DistillModule("tokengt", tiny_student(), teacher.hidden_dim, {}, {}, teacher=teacher).eval()
+    module = DistillModule("tokengt", tiny_student(), teacher.hidden_dim, DistillObjective(), OptimConfig(), teacher=teacher).eval()
     live = make_loader(recs, 4)
     cached = make_loader(CachedTeacherDataset(recs, cache), 4)
     with torch.no_grad():

@@ -28,6 +28,7 @@ from dnd.data.corpus import load_paired
 from dnd.models.registry import encoder_preset
 from dnd.models.teacher import load_teacher
 from dnd.objectives.config import DistillObjective
+from dnd.training.config import OptimConfig
 from dnd.training.distill import DistillModule
 
 N = 40   # gdb1k record 32 has a stereo-defining hydrogen
@@ -132,7 +133,7 @@ def test_oracle_from_the_source_file_scores_zero(source, hydrogens, shared_file,
     records, raw = _source(source, shared_file, tmp_path, hydrogens)
     assert len(records) >= len(raw) - 3                    # a few unreadable records are skipped
     oracle = _with_oracle(records, raw, teacher)
-    module = DistillModule("tokengt", encoder_preset("tokengt", "tiny"), teacher.hidden_dim, {}, {},
+    module = DistillModule("tokengt", encoder_preset("tokengt", "tiny"), teacher.hidden_dim, DistillObjective(), OptimConfig(),
                            teacher=teacher)
     module.student = OracleStudent()
     for cfg in (DistillObjective("node"), DistillObjective("graph", "heavy")):

@@ -11,6 +11,8 @@ from dnd.evaluation import evaluate
 from dnd.models.registry import encoder_preset
 from dnd.models.checkpoint import hparams, load_checkpoint
 from dnd.cli.finetune import add_arguments, config_from_args
+from dnd.models.config import HeadConfig
+from dnd.training.config import OptimConfig
 from dnd.evaluation.summary import summarize, write_summary
 from dnd.models.property import load_property_model, predict_records
 from dnd.training.finetune import FinetuneModule, masked_loss, run_seeds, subsample_train, training_spec
@@ -60,8 +62,8 @@ def test_optimizer_of_finetune_module_uses_table5c_decay_on_real_tokengt():
     task = regression_task()
     spec = training_spec(task, True)
     cfg = encoder_preset("tokengt", "tiny")  # 2 layers -> 3 groups
-    model = FinetuneModule("tokengt", cfg, "vn", {"hidden_dim": 0, "num_layers": 2, "dropout": 0.0},
-                           spec.to_dict(), {"lr": 5e-4, "weight_decay": 0.05})
+    model = FinetuneModule("tokengt", cfg, "vn", HeadConfig(num_layers=2), spec,
+                           OptimConfig(lr=5e-4, weight_decay=0.05))
     groups = layer_decay_groups(model.encoder, [model.readout, model.head], 5e-4, 0.65)
     lrs = list(dict.fromkeys(g["lr"] for g in groups))   # each rate twice: decayed and exempt
     assert lrs == pytest.approx([5e-4 * 0.65 ** 3, 5e-4 * 0.65 ** 2, 5e-4 * 0.65, 5e-4])
@@ -99,7 +101,7 @@ def test_standardisation_fitted_on_train_and_undone_in_outputs():
     assert spec.standardize and spec.mean[0] == pytest.approx(ys.mean()) and spec.std[0] == pytest.approx(ys.std())
     assert training_spec(task, False).standardize is False
     model = FinetuneModule("tokengt", encoder_preset("tokengt", "tiny"), "mp",
-                           {"hidden_dim": 0, "num_layers": 1, "dropout": 0.0}, spec.to_dict(), {"lr": 1e-3})
+                           HeadConfig(num_layers=1), spec, OptimConfig(lr=1e-3))
     z = torch.tensor([[0.0], [1.0], [-2.0]])
     assert model.to_units(z)[:, 0].tolist() == pytest.approx([spec.mean[0], spec.mean[0] + spec.std[0],
                                                                spec.mean[0] - 2 * spec.std[0]])

@@ -5,7 +5,9 @@ import pytest
 import torch
 from torch import nn
 
+from dnd.models.config import HeadConfig
 from dnd.models.registry import build_encoder, encoder_preset
+from dnd.training.config import OptimConfig
 from dnd.training.finetune import FinetuneModule
 from dnd.training.optim import decay_groups, layer_decay_groups
 from finetune_fixtures import regression_task
@@ -51,8 +53,7 @@ def test_pretraining_groups_decay_only_weight_matrices(name):
 def test_finetune_groups_exempt_norms_and_give_final_norm_the_head_rate():
     task = regression_task()
     model = FinetuneModule("tokengt", encoder_preset("tokengt", "tiny"), "vn",
-                           {"hidden_dim": 0, "num_layers": 2, "dropout": 0.0},
-                           task.spec.to_dict(), {"lr": LR, "weight_decay": WD})
+                           HeadConfig(num_layers=2), task.spec, OptimConfig(lr=LR, weight_decay=WD))
     groups = layer_decay_groups(model.encoder, [model.readout, model.head], LR, 0.65)
     lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
     for p in model.encoder.final_norm.parameters():

@@ -7,9 +7,12 @@ finetuning rebuild a student without importing any training code."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import typing
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -62,6 +65,37 @@ def hparams(ckpt: dict[str, Any], path: str | Path = "<checkpoint>") -> dict[str
     if not isinstance(hp, dict):
         raise CheckpointError(f"{path}: checkpoint carries no hyper_parameters (not written by dnd?)")
     return hp
+
+
+def to_hparams(**values: Any) -> dict[str, Any]:
+    """Checkpoint hparams of typed values: dataclass configs become plain dicts and enums their
+    value, the only form `weights_only` loading reads; `from_hparams` turns them back."""
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, Enum):
+            return v.value
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return {k: plain(v) for k, v in values.items()}
+
+
+T = TypeVar("T")
+
+
+def from_hparams(cls: type[T], values: dict[str, Any]) -> T:
+    """The typed config `cls` of a hparams dict written by `to_hparams` (nested configs from
+    nested dicts); a key `cls` does not know is a CheckpointError naming it."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise CheckpointError(f"checkpoint {cls.__name__} has unknown settings {', '.join(unknown)}")
+    return cls(**{k: from_hparams(hints[k], v) if dataclasses.is_dataclass(hints[k]) else v
+                  for k, v in values.items()})
 
 
 def submodule_state(state_dict: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

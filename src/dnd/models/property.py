@@ -19,13 +19,12 @@ from torch import Tensor, nn
 
 from dnd.data.loader import make_loader
 from dnd.data.tasks.base import TaskSpec
-from dnd.models.checkpoint import CheckpointError, hparams, load_checkpoint
+from dnd.models.checkpoint import CheckpointError, from_hparams, hparams, load_checkpoint
 from dnd.models.config import HeadConfig, Method
 from dnd.models.readout import Readout
 from dnd.models.registry import build_encoder
 
 RANDINIT = Method.RANDINIT.label  # method label of an encoder finetuned from random initialisation
-_MODEL_ARGS = ("encoder_name", "encoder_config", "readout", "head", "task")
 
 
 class PredictionHead(nn.Module):
@@ -47,15 +46,14 @@ class PredictionHead(nn.Module):
 
 
 class PropertyModel(nn.Module):
-    """Encoder + readout + head for the task described by `task` (a `TaskSpec` dict)."""
+    """Encoder + readout + head for the task described by `task`."""
 
-    def __init__(self, encoder_name: str, encoder_config: dict, readout: str, head: dict, task: dict):
+    def __init__(self, encoder_name: str, encoder_config: dict, readout: str, head: HeadConfig, task: TaskSpec):
         super().__init__()
-        self.spec = TaskSpec.from_dict(task)
+        self.spec = task
         self.encoder = build_encoder(encoder_name, encoder_config)
         self.readout = Readout(readout)
-        self.head = PredictionHead(self.readout.out_dim(self.encoder.hidden_dim), self.spec.num_tasks,
-                                   HeadConfig(**head))
+        self.head = PredictionHead(self.readout.out_dim(self.encoder.hidden_dim), self.spec.num_tasks, head)
 
     def embed(self, batch) -> tuple[Tensor, Tensor]:
         """(node embeddings [N, d], graph embeddings [B, d] from the readout)."""
@@ -85,7 +83,8 @@ def load_property_model(path: str | Path) -> PropertyModel:
     if not is_property_checkpoint(hp):
         raise CheckpointError(f"{path}: not a finetuned model (no task/encoder in hparams); "
                               "`dnd finetune` writes those")
-    model = PropertyModel(**{k: hp[k] for k in _MODEL_ARGS})
+    model = PropertyModel(hp["encoder_name"], hp["encoder_config"], hp["readout"],
+                          from_hparams(HeadConfig, hp["head"]), TaskSpec.from_dict(hp["task"]))
     model.load_state_dict(ckpt["state_dict"])
     return model.eval()
 

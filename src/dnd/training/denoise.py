@@ -9,7 +9,6 @@ validation losses of different epochs are measured on identical perturbations.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -20,6 +19,7 @@ from torch_geometric.data import Data
 from dnd.data.config import CorpusConfig
 from dnd.data.paired import check_corpus_elements
 from dnd.data.loader import make_loader
+from dnd.models.checkpoint import to_hparams
 from dnd.models.config import TeacherConfig
 from dnd.models.teacher import NoiseHead, Teacher, featurizer_version
 from dnd.objectives.denoise import denoising_step
@@ -31,18 +31,18 @@ from dnd.training.optim import adamw_warmup_cosine, decay_groups
 class DenoiseModule(L.LightningModule):
     """f3D (`teacher`) + h3D (`noise_head`) trained to predict the added coordinate noise.
 
-    All constructor arguments are plain values, so `save_hyperparameters` writes a checkpoint that
-    `weights_only=True` loading (and `load_teacher`) can rebuild from alone.
+    The typed configs are saved as plain hparams (`to_hparams`), so a checkpoint that
+    `weights_only=True` loading (and `load_teacher`) reads rebuilds it alone.
     """
 
-    def __init__(self, teacher: dict, optim: dict, sigma: float = 0.04, seed: int = 0,
+    def __init__(self, teacher: TeacherConfig, optim: OptimConfig, sigma: float = 0.04, seed: int = 0,
                  featurizer_version: str | None = None):
         super().__init__()
-        self.save_hyperparameters()
-        config = TeacherConfig.from_dict(teacher)
-        self.teacher = Teacher(config)
-        self.noise_head = NoiseHead(config.hidden_channels, config.activation)
-        self.optim_config = OptimConfig(**optim)
+        self.save_hyperparameters(to_hparams(teacher=teacher, optim=optim, sigma=sigma, seed=seed,
+                                             featurizer_version=featurizer_version))
+        self.teacher = Teacher(teacher)
+        self.noise_head = NoiseHead(teacher.hidden_channels, teacher.activation)
+        self.optim_config = optim
         self.sigma = sigma
         self._train_rng: torch.Generator | None = None
         self._restored_rng_state: torch.Tensor | None = None
@@ -92,7 +92,7 @@ def run_denoise(cfg: DenoiseConfig, records: Sequence[Data], out_dir: str | Path
     train, val = start_stage(records, cfg, out_dir, "denoise", CONFORMER_FIELDS)
     check_corpus_elements(records, cfg.teacher.max_z)
     write_stage_config(out_dir, "denoise", cfg, corpus, n_train=len(train), n_val=len(val))
-    module = DenoiseModule(teacher=cfg.teacher.to_dict(), optim=asdict(cfg.optim), sigma=cfg.sigma,
+    module = DenoiseModule(teacher=cfg.teacher, optim=cfg.optim, sigma=cfg.sigma,
                            seed=cfg.trainer.seed, featurizer_version=featurizer_version())
     train_loader = make_loader(train, cfg.batch_size, shuffle=True, seed=cfg.trainer.seed,
                                num_workers=cfg.num_workers)

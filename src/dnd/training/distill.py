@@ -33,12 +33,13 @@ from dnd.checks import torch_device
 from dnd.data.config import CorpusConfig
 from dnd.data.paired import check_corpus_elements
 from dnd.errors import UsageError
+from dnd.models.checkpoint import to_hparams
 from dnd.models.teacher import TEACHER_PREFIX, Teacher, load_teacher
 from dnd.objectives.config import DistillObjective
 from dnd.objectives.distill import StudentProjection, distill_losses, teacher_targets
 from dnd.teachers import TeacherSpec, build_teacher, is_feature_teacher
 from dnd.teachers.cache import FeatureCache, TargetNorm, ensure_features
-from dnd.training.config import DistillRunConfig
+from dnd.training.config import DistillRunConfig, OptimConfig
 from dnd.training.pretrain import StudentPretrainModule, fit_student, prepare_run
 from dnd.training.teacher_cache import CachedTeacherDataset, cached_targets, ensure_teacher_cache
 
@@ -50,12 +51,14 @@ class DistillModule(StudentPretrainModule):
 
     stage = "distill"
 
-    def __init__(self, encoder_name: str, encoder_config: dict, teacher_dim: int, objective: dict,
-                 optim: dict, teacher_ckpt: str | None = None, teacher: Teacher | None = None,
+    def __init__(self, encoder_name: str, encoder_config: dict, teacher_dim: int, objective: DistillObjective,
+                 optim: OptimConfig, teacher_ckpt: str | None = None, teacher: Teacher | None = None,
                  mol_dim: int = 0, teacher_name: str | None = None):
         super().__init__(encoder_name, encoder_config, optim)
-        self.save_hyperparameters(ignore=["teacher"])
-        self.objective = DistillObjective(**objective)
+        self.save_hyperparameters(to_hparams(encoder_name=encoder_name, encoder_config=encoder_config,
+                                             teacher_dim=teacher_dim, objective=objective, optim=optim,
+                                             teacher_ckpt=teacher_ckpt, mol_dim=mol_dim, teacher_name=teacher_name))
+        self.objective = objective
         self.projection = StudentProjection(self.student.hidden_dim, teacher_dim)
         self.mol_head = nn.Linear(self.student.hidden_dim, mol_dim) if mol_dim and self.objective.variant != "node" else None
         if teacher is not None and teacher.hidden_dim != teacher_dim:
@@ -141,7 +144,7 @@ def run_distill(cfg: DistillRunConfig, records: Sequence[Data], teacher: Teacher
     train, val, name, enc_config = prepare_run(cfg, records, out, "distill",
                                                {"teacher_ckpt": str(spec.name), "teacher": asdict(spec), **(extra or {})},
                                                corpus)
-    module = DistillModule(name, enc_config, net.hidden_dim, asdict(cfg.objective), asdict(cfg.optim),
+    module = DistillModule(name, enc_config, net.hidden_dim, cfg.objective, cfg.optim,
                            teacher_ckpt=str(spec.name), teacher=None if cfg.cached else net,
                            teacher_name=teacher_spec_label(spec))
     if cfg.cached:
@@ -184,7 +187,7 @@ def _distill_features(cfg: DistillRunConfig, records: Sequence[Data], spec: Teac
     val_idx = [position[id(r)] for r in val]
     norm = TargetNorm(cfg.objective.target_norm or teacher.default_norm, cache, records, train_idx)
     (out / "target_norm.json").write_text(json.dumps(norm.summary(), indent=1))
-    module = DistillModule(name, enc_config, cache.dim, asdict(cfg.objective), asdict(cfg.optim),
+    module = DistillModule(name, enc_config, cache.dim, cfg.objective, cfg.optim,
                            mol_dim=cache.mol_dim, teacher_name=teacher_spec_label(spec))
     return fit_student(module, FeatureDataset(records, cache, train_idx, norm),
                        FeatureDataset(records, cache, val_idx, norm) if val_idx else [], cfg, out, resume)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -41,8 +41,8 @@ from dnd.data.report import DataFileError
 from dnd.data.tasks.base import TaskData, TaskSpec, fit_standardization
 from dnd.checks import torch_device
 from dnd.evaluation.metrics import evaluate, higher_is_better
-from dnd.models.checkpoint import hparams, load_checkpoint, load_encoder
-from dnd.models.config import Method
+from dnd.models.checkpoint import hparams, load_checkpoint, load_encoder, to_hparams
+from dnd.models.config import HeadConfig, Method
 from dnd.models.property import RANDINIT, PropertyModel, load_property_model, predict_records
 from dnd.models.registry import build_encoder, encoder_config_dict, encoder_preset
 from dnd.training.config import FinetuneConfig, OptimConfig
@@ -69,14 +69,17 @@ def masked_loss(out: Tensor, y: Tensor, task_type: str) -> Tensor:
 
 class FinetuneModule(PropertyModel, L.LightningModule):
     """The property model plus what training needs (loss, metric logging, layer-decay optimiser).
-    Every constructor argument is saved as plain hparams, so a checkpoint alone is enough for
-    `dnd predict` (which rebuilds only the `PropertyModel` part)."""
+    Every constructor argument is saved as plain hparams (`to_hparams`), so a checkpoint alone is
+    enough for `dnd predict` (which rebuilds only the `PropertyModel` part)."""
 
-    def __init__(self, encoder_name: str, encoder_config: dict, readout: str, head: dict,
-                 task: dict, optim: dict, layer_decay: float = 0.65, warmup_epochs: float = 5.0,
+    def __init__(self, encoder_name: str, encoder_config: dict, readout: str, head: HeadConfig,
+                 task: TaskSpec, optim: OptimConfig, layer_decay: float = 0.65, warmup_epochs: float = 5.0,
                  method: str = RANDINIT):
         super().__init__(encoder_name, encoder_config, readout, head, task)
-        self.save_hyperparameters()
+        self.save_hyperparameters(to_hparams(encoder_name=encoder_name, encoder_config=encoder_config,
+                                             readout=readout, head=head, task=task.to_dict(), optim=optim,
+                                             layer_decay=layer_decay, warmup_epochs=warmup_epochs, method=method))
+        self.optim_config = optim
         self._val_outputs: list[tuple[Tensor, Tensor]] = []
 
     # ---- training ---------------------------------------------------------------------------
@@ -108,7 +111,7 @@ class FinetuneModule(PropertyModel, L.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        cfg = OptimConfig(**hp.optim)
+        cfg = self.optim_config
         groups = layer_decay_groups(self.encoder, [self.readout, self.head], cfg.lr, hp.layer_decay)
         total = int(self.trainer.estimated_stepping_batches)
         # estimated_stepping_batches has set up the train loader; its length is per device
@@ -205,8 +208,8 @@ def run_finetune(cfg: FinetuneConfig, task_data: TaskData, out_dir: str | Path,
     method = method_label(cfg)
     write_stage_config(out, "finetune", cfg, task=spec.to_dict(), task_source=task_data.source,
                        n_train=len(train), encoder_config=config)
-    optim = asdict(OptimConfig(lr=cfg.lr, weight_decay=cfg.weight_decay, min_lr_ratio=cfg.min_lr_ratio))
-    model = FinetuneModule(name, config, cfg.readout, asdict(cfg.head), spec.to_dict(), optim,
+    optim = OptimConfig(lr=cfg.lr, weight_decay=cfg.weight_decay, min_lr_ratio=cfg.min_lr_ratio)
+    model = FinetuneModule(name, config, cfg.readout, cfg.head, spec, optim,
                            layer_decay=cfg.layer_decay, warmup_epochs=cfg.warmup_epochs, method=method)
     if state is not None:
         model.encoder.load_state_dict(state)

@@ -14,7 +14,6 @@ student alone; the heads and the 3D network live only in the Lightning checkpoin
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -22,11 +21,12 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from dnd.data.config import CorpusConfig
+from dnd.models.checkpoint import to_hparams
 from dnd.models.config import TeacherConfig, teacher_preset
 from dnd.models.teacher import Teacher, atom_batch, load_teacher
 from dnd.objectives.config import InfomaxObjective
 from dnd.objectives.infomax import build_heads, contrastive_accuracy, infomax_loss
-from dnd.training.config import InfomaxRunConfig
+from dnd.training.config import InfomaxRunConfig, OptimConfig
 from dnd.training.pretrain import StudentPretrainModule, fit_student, prepare_run
 
 
@@ -36,12 +36,13 @@ class InfomaxModule(StudentPretrainModule):
     stage = "infomax"
     min_batch_graphs = 2
 
-    def __init__(self, encoder_name: str, encoder_config: dict, net3d: dict, objective: dict, optim: dict,
-                 teacher_init: str | None = None):
+    def __init__(self, encoder_name: str, encoder_config: dict, net3d: TeacherConfig, objective: InfomaxObjective,
+                 optim: OptimConfig, teacher_init: str | None = None):
         super().__init__(encoder_name, encoder_config, optim)
-        self.save_hyperparameters()
-        self.net3d = Teacher(TeacherConfig.from_dict(net3d))
-        self.objective = InfomaxObjective(**objective)
+        self.save_hyperparameters(to_hparams(encoder_name=encoder_name, encoder_config=encoder_config, net3d=net3d,
+                                             objective=objective, optim=optim, teacher_init=teacher_init))
+        self.net3d = Teacher(net3d)
+        self.objective = objective
         self.head2d, self.head3d = build_heads(self.objective, self.student.hidden_dim, self.net3d.hidden_dim)
 
     def embeddings(self, batch) -> tuple[Tensor, Tensor]:
@@ -64,8 +65,7 @@ def run_infomax(cfg: InfomaxRunConfig, records: Sequence[Data], out_dir: str | P
     net3d = init.config if init is not None else teacher_preset(cfg.net3d_preset)
     train, val, name, enc_config = prepare_run(cfg, records, out_dir, "infomax", {"net3d": net3d.to_dict()},
                                                corpus)
-    module = InfomaxModule(name, enc_config, net3d.to_dict(), asdict(cfg.objective), asdict(cfg.optim),
-                           teacher_init=cfg.teacher_init)
+    module = InfomaxModule(name, enc_config, net3d, cfg.objective, cfg.optim, teacher_init=cfg.teacher_init)
     if init is not None:
         module.net3d.load_state_dict(init.state_dict())
     return fit_student(module, train, val, cfg, out_dir, resume)

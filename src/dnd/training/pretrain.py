@@ -50,10 +50,10 @@ class StudentPretrainModule(L.LightningModule):
     # NT-Xent needs negatives: a trailing batch with fewer molecules than this is dropped
     min_batch_graphs: int = 1
 
-    def __init__(self, encoder_name: str, encoder_config: dict, optim: dict):
+    def __init__(self, encoder_name: str, encoder_config: dict, optim: OptimConfig):
         super().__init__()
         self.student = build_encoder(encoder_name, encoder_config)
-        self.optim_config = OptimConfig(**optim)
+        self.optim_config = optim
 
     def compute_loss(self, batch) -> dict[str, Tensor]:
         raise NotImplementedError
