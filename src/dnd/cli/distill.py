@@ -22,8 +22,7 @@ def add_teacher_arguments(parser: argparse.ArgumentParser) -> argparse._Argument
     t.add_argument("--ani2x-layer", type=int, default=-1, help="ANI-2x hidden layer (0-2; -1: the last)")
     t.add_argument("--ani2x-dir", help="folder holding torchani's Neurochem/ ANI-2x files "
                    "(default $TORCHANI_DATA_DIR; torchani downloads them where absent)")
-    t.add_argument("--feature-cache", help="teacher feature cache folder (default OUT/teacher_features, "
-                   "or OUT/teacher_cache for a cached denoiser); share it between runs")
+    t.add_argument("--feature-cache", help="teacher feature cache folder (default OUT/teacher_features); share it between runs")
     return t
 
 
@@ -50,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--target-norm", choices=TARGET_NORMS,
                    help="scaling of teacher targets (default: none for a denoiser, element for ani2x/xtb)")
     t.add_argument("--cached", action="store_true",
-                   help="denoiser: precompute teacher features once (memory-mapped) instead of running it per "
+                   help="denoiser: compute its features once into --feature-cache instead of running it on every "
                    "batch (ani2x and xtb are always precomputed)")
     t.add_argument("--cache-dtype", choices=CACHE_DTYPES, default=d.cache_dtype)
     t.add_argument("--exclude-tasks", nargs="+", default=[], metavar="TASK",

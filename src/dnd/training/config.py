@@ -112,9 +112,9 @@ class PretrainConfig:
 class DistillRunConfig(PretrainConfig):
     objective: DistillObjective = field(default_factory=DistillObjective)
     cached: bool = False
-    feature_cache: str | None = None   # cache folder; None: OUT/teacher_cache
+    feature_cache: str | None = None   # cache folder; None: OUT/teacher_features
     cache_dtype: str = "float32"
-    cache_batch_size: int = 128
+    cache_batch_size: int = 128        # molecules per forward pass of a denoiser filling the cache
 
 
 @dataclass
