@@ -14,9 +14,9 @@ import pytest
 import torch
 from pretrain_helpers import records, write_teacher_ckpt
 
-from dnd.models.teacher import load_teacher
 from dnd.models.checkpoint import load_checkpoint
-from dnd.training.teacher_cache import ensure_teacher_cache
+from dnd.teachers import TeacherSpec, build_teacher
+from dnd.teachers.cache import ensure_features
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -25,23 +25,25 @@ def _features(cache) -> np.ndarray:
     return np.concatenate([cache.node(i).numpy() for i in range(len(cache))])
 
 
+def _cache(teacher_path: Path, recs, root: Path):
+    teacher = build_teacher(TeacherSpec(str(teacher_path)), batch_size=4)
+    return ensure_features(teacher, recs, root, chunk_size=5, log=lambda m: None)
+
+
 def _worker(args):
     teacher_path, corpus, shared, rounds = args
     torch.set_num_threads(1)
-    teacher = load_teacher(teacher_path)
     recs = records()[corpus]
     out = []
     for _ in range(rounds):  # build, then reuse while the other process builds its own
-        out.append(_features(ensure_teacher_cache(teacher, recs, shared, batch_size=4, log=lambda m: None)))
+        out.append(_features(_cache(teacher_path, recs, shared)))
     return out
 
 
 def test_two_processes_on_different_corpora_share_one_cache(tmp_path):
     teacher_path = write_teacher_ckpt(tmp_path / "teacher.ckpt")
-    teacher = load_teacher(teacher_path)
     corpora = [slice(0, 12), slice(4, 20)]
-    solo = [_features(ensure_teacher_cache(teacher, records()[c], tmp_path / f"solo{k}", batch_size=4,
-                                           log=lambda m: None)) for k, c in enumerate(corpora)]
+    solo = [_features(_cache(teacher_path, records()[c], tmp_path / f"solo{k}")) for k, c in enumerate(corpora)]
     shared = tmp_path / "shared"
     with multiprocessing.get_context("fork").Pool(2) as pool:
         results = pool.map(_worker, [(teacher_path, c, shared, 3) for c in corpora])
@@ -55,9 +57,8 @@ def test_two_processes_on_different_corpora_share_one_cache(tmp_path):
 def test_killed_build_leaves_no_half_cache_and_is_cleaned_up(tmp_path):
     """A build folder of a dead process is neither read as a cache nor left behind."""
     teacher_path = write_teacher_ckpt(tmp_path / "teacher.ckpt")
-    teacher = load_teacher(teacher_path)
     recs = records()[:8]
-    cache = ensure_teacher_cache(teacher, recs, tmp_path / "c", batch_size=4, log=lambda m: None)
+    cache = _cache(teacher_path, recs, tmp_path / "c")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     orphan = cache.path.parent / f".{cache.path.name}.tmp-{dead.pid}"
@@ -66,10 +67,9 @@ def test_killed_build_leaves_no_half_cache_and_is_cleaned_up(tmp_path):
     import shutil
 
     shutil.rmtree(cache.path)
-    again = ensure_teacher_cache(teacher, recs, tmp_path / "c", batch_size=4, log=lambda m: None)
+    again = _cache(teacher_path, recs, tmp_path / "c")
     assert not orphan.exists() and again.path == cache.path
-    np.testing.assert_array_equal(_features(again), _features(ensure_teacher_cache(
-        teacher, recs, tmp_path / "other", batch_size=4, log=lambda m: None)))
+    np.testing.assert_array_equal(_features(again), _features(_cache(teacher_path, recs, tmp_path / "other")))
 
 
 def _distill(teacher: Path, limit: int, out: Path, cache: Path) -> subprocess.Popen:

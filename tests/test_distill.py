@@ -22,8 +22,9 @@ from dnd.models.checkpoint import load_checkpoint
 from dnd.training.config import DistillRunConfig, OptimConfig, PretrainConfig
 from dnd.training.distill import DistillModule, run_distill
 from dnd.training.pretrain import fit_student
-from dnd.training.teacher_cache import (CachedTeacherDataset, TeacherFeatureCache, ensure_teacher_cache,
-                                        teacher_fingerprint)
+from dnd.teachers import TeacherSpec, build_teacher
+from dnd.teachers.cache import TargetNorm, ensure_features, feature_folder
+from dnd.training.distill import FeatureDataset
 
 VARIANTS = [DistillObjective("node"), DistillObjective("graph", "all"), DistillObjective("graph", "heavy")]
 
@@ -132,12 +133,18 @@ def test_teacher_bit_identical_and_student_trained(recs, teacher_ckpt, tmp_path)
     assert any(not torch.equal(student_before[k], v) for k, v in module.student.state_dict().items())
 
 
+def quiet(message: str) -> None:
+    pass
+
+
 @pytest.mark.parametrize("cfg", VARIANTS, ids=["node", "graph-all", "graph-heavy"])
-def test_cached_and_live_losses_equal(recs, teacher, tmp_path, cfg):
-    cache = ensure_teacher_cache(teacher, recs, tmp_path / "cache", batch_size=7, log=lambda m: None)
+def test_cached_and_live_losses_equal(recs, teacher, teacher_ckpt, tmp_path, cfg):
+    denoised = build_teacher(TeacherSpec(str(teacher_ckpt)), batch_size=7)
+    cache = ensure_features(denoised, recs, tmp_path / "cache", chunk_size=9, log=quiet)
     module = DistillModule("tokengt", tiny_student(), teacher.hidden_dim, DistillObjective(), OptimConfig(), teacher=teacher).eval()
     live = make_loader(recs, 4)
-    cached = make_loader(CachedTeacherDataset(recs, cache), 4)
+    raw = TargetNorm("none", cache, recs, range(len(recs)))
+    cached = make_loader(FeatureDataset(recs, cache, range(len(recs)), raw), 4)
     with torch.no_grad():
         a = batch_losses(module, live, cfg)
         module_no_teacher = copy.copy(module)
@@ -146,22 +153,22 @@ def test_cached_and_live_losses_equal(recs, teacher, tmp_path, cfg):
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
 
 
-def test_cache_reused_then_rebuilt_for_another_teacher(recs, teacher, tmp_path):
+def test_cache_reused_then_rebuilt_for_another_teacher(recs, teacher_ckpt, tmp_path):
     messages = []
-    ensure_teacher_cache(teacher, recs, tmp_path / "c", log=messages.append)
-    ensure_teacher_cache(teacher, recs, tmp_path / "c", log=messages.append)
+    denoised = build_teacher(TeacherSpec(str(teacher_ckpt)))
+    first = ensure_features(denoised, recs, tmp_path / "c", log=messages.append)
+    ensure_features(denoised, recs, tmp_path / "c", log=messages.append)
     assert "reusing" in messages[-1]
-    other = copy.deepcopy(teacher)
-    with torch.no_grad():
-        next(other.parameters()).add_(0.1)
-    assert teacher_fingerprint(other) != teacher_fingerprint(teacher)
-    cache = ensure_teacher_cache(other, recs, tmp_path / "c", log=messages.append)
-    assert "building" in messages[-2]
-    assert cache.meta["teacher"] == teacher_fingerprint(other)
+    # other weights (the untrained control of the same config) are another teacher: another folder
+    control = build_teacher(TeacherSpec(str(teacher_ckpt), control=True, seed=5))
+    assert control.fingerprint() != denoised.fingerprint()
+    other = ensure_features(control, recs, tmp_path / "c", log=messages.append)
+    assert other.path.parent != first.path.parent and other.meta["teacher"] == control.fingerprint()
+    assert not torch.equal(other.node(0), first.node(0))
     # a corpus that differs by one coordinate is a different corpus
     moved = [copy.copy(r) for r in recs]
     moved[3].pos = moved[3].pos + 0.01
-    assert not TeacherFeatureCache(cache.path).matches(teacher_fingerprint(other), moved)
+    assert feature_folder(tmp_path / "c", denoised, moved) != first.path.parent
 
 
 def test_run_distill_checkpoints_and_resume(recs, teacher_ckpt, tmp_path):

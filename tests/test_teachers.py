@@ -5,6 +5,8 @@ failures."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ from rdkit.Chem import AllChem
 from conformers import paired_record, paired_records, random_rotation
 from dnd.data.corpus import load_corpus
 from dnd.data.config import CorpusConfig
+from dnd.teachers import build_teacher
 from dnd.teachers.base import FeatureTeacher, TeacherOutput, TeacherSpec, formal_charge
 from dnd.teachers.cache import FeatureCache, TargetNorm, assemble, build_chunks, ensure_features, feature_folder
 
@@ -251,7 +254,7 @@ def test_element_norm_centres_each_element_on_the_training_molecules(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["distill", "--teacher", "ani2x", "--ani2x-member", "best", "--out", "o"], "--ani2x-member 'best'"),
     (["teacher-features", "--teacher", "xtb"], "--feature-cache DIR is required"),
-    (["teacher-features", "--teacher", "some.ckpt", "--feature-cache", "f"], "precomputed features are for ani2x and xtb"),
+    (["teacher-features", "--teacher", "some.ckpt", "--feature-cache", "f"], "some.ckpt: checkpoint file not found"),
     (["teacher-features", "--teacher", "xtb", "--feature-cache", "f", "--shard", "3/2"], "need 0 <= I < N"),
 ])
 def test_teacher_options_fail_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
@@ -263,15 +266,45 @@ def test_teacher_options_fail_with_one_line(argv, message, capsys, tmp_path, mon
     assert len(err) == 1 and message in err[0]
 
 
-def test_denoised_teacher_refuses_target_scaling(tmp_path, capsys):
+def test_denoised_teacher_scales_cached_targets_only(tmp_path, capsys):
+    """Target scaling is fitted on cached features: a live denoiser refuses it with one line, a
+    cached one (the same features through the teachers' cache) applies it."""
     from pretrain_helpers import write_teacher_ckpt
 
     from dnd.cli import main
 
     ckpt = write_teacher_ckpt(tmp_path / "t.ckpt")
-    assert main(["distill", "--teacher", str(ckpt), "--target-norm", "element", "--limit", "20",
-                 "--out", str(tmp_path / "o"), "--max-epochs", "1", "--no-progress"]) == 2
+    common = ["distill", "--teacher", str(ckpt), "--target-norm", "element", "--limit", "20", "--max-epochs", "1",
+              "--no-progress", "--preset", "tiny", "--batch-size", "8"]
+    assert main(common + ["--out", str(tmp_path / "live")]) == 2
     assert "--target-norm element" in capsys.readouterr().err
+    assert main(common + ["--cached", "--out", str(tmp_path / "cached")]) == 0
+    assert json.loads((tmp_path / "cached" / "target_norm.json").read_text())["mode"] == "element"
+
+
+def test_teacher_features_of_a_denoiser_are_the_networks_own(tmp_path):
+    """`dnd teacher-features --teacher CKPT` fills the cache distillation reads, with the frozen
+    network's per-atom features of each molecule alone; its control is another network."""
+    from pretrain_helpers import records as helper_records, write_teacher_ckpt
+
+    from dnd.cli import main
+    from dnd.data.loader import make_loader
+    from dnd.models.teacher import load_teacher
+
+    ckpt = write_teacher_ckpt(tmp_path / "t.ckpt")
+    recs = helper_records()[:6]
+    teacher = build_teacher(TeacherSpec(str(ckpt)), batch_size=4)
+    cache = ensure_features(teacher, recs, tmp_path / "f", chunk_size=4, log=lambda m: None)
+    net = load_teacher(ckpt)
+    for i, r in enumerate(recs):
+        alone = net.encode(next(iter(make_loader([r], 1))))
+        torch.testing.assert_close(cache.node(i), alone[r.atom_is_node], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(cache.pooled(i), alone.mean(0, keepdim=True), rtol=1e-5, atol=1e-6)
+    control = build_teacher(TeacherSpec(str(ckpt), control=True))
+    assert control.fingerprint() != teacher.fingerprint()
+    assert main(["teacher-features", "--teacher", str(ckpt), "--limit", "12", "--feature-cache", str(tmp_path / "g"),
+                 "--chunk-size", "5"]) == 0
+    assert len(list((tmp_path / "g").glob("denoised-*/chunks/chunk-*.pt"))) == 3
 
 
 def test_missing_ani_parameters_are_one_clear_line(monkeypatch, tmp_path, capsys):
@@ -291,3 +324,19 @@ def test_missing_ani_parameters_are_one_clear_line(monkeypatch, tmp_path, capsys
                  "--feature-cache", str(tmp_path / "f")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--ani2x-dir" in err[0] and str(tmp_path) in err[0]
+
+
+def test_denoiser_control_is_the_runs_own_initialisation(tmp_path):
+    """`--control` of a denoiser is an untrained TorchMD-NET seeded like `dnd denoise`: with the
+    run's seed it is exactly the weights that run starts from (the reference of "distance from init");
+    another seed gives other weights."""
+    from pretrain_helpers import write_teacher_ckpt
+
+    from dnd.models.teacher import load_teacher
+
+    untrained = write_teacher_ckpt(tmp_path / "seed3.ckpt", seed=3)  # the weights a seed-3 run starts from
+    want = load_teacher(untrained).state_dict()
+    same = build_teacher(TeacherSpec(str(untrained), control=True, seed=3)).network().state_dict()
+    other = build_teacher(TeacherSpec(str(untrained), control=True, seed=4)).network().state_dict()
+    assert all(torch.equal(same[k], want[k]) for k in want)
+    assert not all(torch.equal(other[k], want[k]) for k in want)

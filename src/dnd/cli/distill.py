@@ -23,8 +23,7 @@ def add_teacher_arguments(parser: argparse.ArgumentParser) -> argparse._Argument
     t.add_argument("--ani2x-layer", type=int, default=-1, help="ANI-2x hidden layer (0-2; -1: the last)")
     t.add_argument("--ani2x-dir", help="folder holding torchani's Neurochem/ ANI-2x files "
                    "(default $TORCHANI_DATA_DIR; torchani downloads them where absent)")
-    t.add_argument("--feature-cache", help="teacher feature cache folder (default OUT/teacher_features, "
-                   "or OUT/teacher_cache for a cached denoiser); share it between runs")
+    t.add_argument("--feature-cache", help="teacher feature cache folder (default OUT/teacher_features); share it between runs")
     return t
 
 

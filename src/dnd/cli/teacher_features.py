@@ -1,5 +1,5 @@
-"""`dnd teacher-features`: compute a feature teacher's (ani2x, xtb) features of a corpus ahead of
-distillation, in resumable chunks; `--shard I/N` runs one task of a cluster job array, and a
+"""`dnd teacher-features`: compute a teacher's (ani2x, xtb, a denoiser checkpoint) features of a
+corpus ahead of distillation, in resumable chunks; `--shard I/N` runs one task of a cluster job array, and a
 final run without `--shard` (or `dnd distill` itself) assembles them (`dnd.teachers.cache`)."""
 
 from __future__ import annotations
@@ -22,12 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dnd.data.conformer_corpus import parse_shard
     from dnd.data.corpus import load_corpus
-    from dnd.teachers import build_teacher, is_feature_teacher
+    from dnd.teachers import build_teacher
     from dnd.teachers.cache import assemble, build_chunks, feature_folder
 
-    if not is_feature_teacher(args.teacher):
-        raise UsageError(f"--teacher {args.teacher}: precomputed features are for ani2x and xtb; a denoiser's "
-                         "cache is built by `dnd distill --cached`")
     if not args.feature_cache:
         raise UsageError("--feature-cache DIR is required (the folder `dnd distill --feature-cache` will read)")
     try:

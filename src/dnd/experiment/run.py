@@ -68,7 +68,7 @@ def pretrain(cfg: ExperimentConfig, work: Path) -> dict[str, Path | None]:
             key = fingerprint(corpus_key, stage_key(work / "denoise"), dataclasses.asdict(run_cfg))
             if run_cfg.cached and run_cfg.feature_cache is None:
                 # one teacher pass serves both variants (the cache checks teacher and corpus itself)
-                run_cfg = replace(run_cfg, feature_cache=str(work / "teacher_cache"))
+                run_cfg = replace(run_cfg, feature_cache=str(work / "teacher_features"))
             out[method] = Stage(folder, key, folder / "student.ckpt").run(
                 f"distill {Method(method).label}",
                 lambda resume, c=run_cfg, f=folder: run_distill(c, corpus(), teacher, f, resume=resume, corpus=cfg.corpus))

@@ -1,29 +1,26 @@
-"""Teachers: who gives the student its targets. One interface (`base.FeatureTeacher`), three kinds:
+"""Teachers: who gives the student its targets. One interface (`base.FeatureTeacher`), three kinds,
+a file each:
 
-- a denoised TorchMD-NET (`--teacher CKPT` or `dnd:NAME`): the paper's teacher, in
-  `dnd.models.teacher` (trained by `dnd denoise`) and distilled live or from its cache
-  (`dnd.training.teacher_cache`);
-- `ani2x` (`dnd.teachers.ani2x`): the hidden layers of a pretrained neural potential;
-- `xtb` (`dnd.teachers.xtb`): GFN2-xTB charges, energies, bond orders and solvation.
+- `denoised` (`--teacher CKPT` or `dnd:NAME`): the paper's TorchMD-NET trained by `dnd denoise`;
+- `ani2x`: the hidden layers of a pretrained neural potential;
+- `xtb`: GFN2-xTB charges, energies, bond orders and solvation.
 
-Each has its control one flag away (`--control`). Features of ani2x and xtb are always computed
-once per corpus into the chunked cache of `dnd.teachers.cache`.
+Each has its control one flag away (`--control`). Features are computed once per corpus into the
+chunked cache of `dnd.teachers.cache`; only the denoiser can also run live on every batch.
 """
 
 from __future__ import annotations
 
 from dnd.teachers.base import FeatureTeacher, TeacherSpec
 
-# precomputed-feature teachers: name -> builder module (imported on first use)
-FEATURE_TEACHERS = {"ani2x": "dnd.teachers.ani2x", "xtb": "dnd.teachers.xtb"}
+# teachers named by a word; any other --teacher is a `dnd denoise` checkpoint (path or dnd:NAME)
+NAMED_TEACHERS = ("ani2x", "xtb")
 
 
-def is_feature_teacher(name: str) -> bool:
-    return name in FEATURE_TEACHERS
-
-
-def build_teacher(spec: TeacherSpec, ani2x_dir: str | None = None) -> FeatureTeacher:
-    """The feature teacher `spec` names (ani2x or xtb)."""
+def build_teacher(spec: TeacherSpec, ani2x_dir: str | None = None, batch_size: int = 128,
+                  device: str = "cpu") -> FeatureTeacher:
+    """The teacher `spec` names; `ani2x_dir` is ANI-2x's parameter folder, `batch_size` and
+    `device` the denoiser's forward passes."""
     if spec.name == "ani2x":
         from dnd.teachers.ani2x import ANI2xTeacher
 
@@ -32,7 +29,9 @@ def build_teacher(spec: TeacherSpec, ani2x_dir: str | None = None) -> FeatureTea
         from dnd.teachers.xtb import XTBTeacher
 
         return XTBTeacher(spec)
-    raise ValueError(f"{spec.name!r} is not a feature teacher ({', '.join(FEATURE_TEACHERS)})")
+    from dnd.teachers.denoised import DenoisedTeacher
+
+    return DenoisedTeacher(spec, batch_size, device)
 
 
-__all__ = ["FEATURE_TEACHERS", "FeatureTeacher", "TeacherSpec", "build_teacher", "is_feature_teacher"]
+__all__ = ["NAMED_TEACHERS", "FeatureTeacher", "TeacherSpec", "build_teacher"]

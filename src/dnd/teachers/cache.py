@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from dnd.data.cache import atomic_save
+from dnd.data.cache import _pid_alive, atomic_save
 from dnd.errors import UsageError
 from dnd.teachers.base import CACHE_DTYPES, FeatureTeacher, TeacherOutput
 
@@ -163,6 +163,7 @@ def assemble(teacher: FeatureTeacher, records: Sequence, folder: Path, chunk_siz
     pooled /= np.maximum(np.bincount(mol_of_atom, minlength=len(records)), 1)[:, None]
     node = atom[is_node]
     offsets = np.concatenate([[0], np.cumsum([int(r.num_nodes) for r in records])]).astype(np.int64)
+    remove_orphan_builds(out)
     tmp = folder / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -186,6 +187,14 @@ def assemble(teacher: FeatureTeacher, records: Sequence, folder: Path, chunk_siz
     log(f"teacher features: {len(records)} molecules ({len(failed)} the teacher could not treat), "
         f"{int(offsets[-1])} node rows x {teacher.atom_dim} -> {out}")
     return out
+
+
+def remove_orphan_builds(folder: Path) -> None:
+    """Temporary build folders of `folder` left by killed runs on this host (never a live one's)."""
+    for tmp in folder.parent.glob(f".{folder.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def read_meta(path: Path, version: int, files: Sequence[str], error: type[Exception]) -> dict:

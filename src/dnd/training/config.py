@@ -114,12 +114,12 @@ class PretrainConfig:
 @dataclass
 class DistillRunConfig(PretrainConfig):
     objective: DistillObjective = field(default_factory=DistillObjective)
-    cached: bool = setting(False, help="denoiser: precompute teacher features once (memory-mapped) instead of "
-                           "running it per batch (ani2x and xtb are always precomputed)")
-    feature_cache: str | None = setting(None, help="teacher feature cache folder (default OUT/teacher_features, "
-                                        "or OUT/teacher_cache for a cached denoiser); share it between runs")
-    cache_dtype: str = setting("float32", help="storage type of a cached denoiser's features", choices=CACHE_DTYPES)
-    cache_batch_size: int = setting(128, help="molecules per teacher pass when filling the denoiser's cache")
+    cached: bool = setting(False, help="denoiser: compute its features once into --feature-cache instead of running "
+                           "it on every batch (ani2x and xtb are always precomputed)")
+    feature_cache: str | None = setting(None, help="teacher feature cache folder (default OUT/teacher_features); "
+                                        "share it between runs")
+    cache_dtype: str = setting("float32", help="storage type of the teacher feature cache", choices=CACHE_DTYPES)
+    cache_batch_size: int = setting(128, help="molecules per forward pass of a denoiser filling the cache")
 
 
 @dataclass

@@ -6,13 +6,12 @@ features, or the teacher's molecule targets through a linear head); `node+graph`
 `dnd.objectives.distill`).
 
 Teachers (`dnd.teachers`): a `dnd denoise` checkpoint (the paper's TorchMD-NET), `ani2x` or
-`xtb`, each with `--control`. The denoiser runs live on every batch or, with `--cached`, once
-into `dnd.training.teacher_cache`; its weights are not copied into the distillation checkpoints
-(the path is kept in the hparams), so checkpoints stay the size of the student. ANI-2x and xTB
-features are always computed once per corpus into `dnd.teachers.cache` (resumable chunks,
-shared between runs), scaled by `TargetNorm` fitted on the training split, and molecules the
-teacher could not treat or that overlap an evaluation task are left out and counted in
-OUT/distill_config.json.
+`xtb`, each with `--control`. Their features are computed once per corpus into
+`dnd.teachers.cache` (resumable chunks, shared between runs), scaled by `TargetNorm` fitted on the
+training split; molecules the teacher could not treat or that overlap an evaluation task are left
+out and counted in OUT/distill_config.json. The denoiser alone can instead run live on every
+batch (no `--cached`); its weights are never copied into the distillation checkpoints (the path
+is kept in the hparams), so checkpoints stay the size of the student.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 from torch_geometric.data import Data
@@ -34,14 +32,14 @@ from dnd.data.config import CorpusConfig
 from dnd.data.paired import check_corpus_elements
 from dnd.errors import UsageError
 from dnd.models.checkpoint import to_hparams
-from dnd.models.teacher import TEACHER_PREFIX, Teacher, load_teacher
+from dnd.models.teacher import TEACHER_PREFIX, Teacher
 from dnd.objectives.config import DistillObjective
-from dnd.objectives.distill import StudentProjection, distill_losses, teacher_targets
-from dnd.teachers import TeacherSpec, build_teacher, is_feature_teacher
+from dnd.objectives.distill import StudentProjection, TeacherTargets, distill_losses, teacher_targets
+from dnd.teachers import NAMED_TEACHERS, FeatureTeacher, TeacherSpec, build_teacher
 from dnd.teachers.cache import FeatureCache, TargetNorm, ensure_features
+from dnd.teachers.denoised import DenoisedTeacher
 from dnd.training.config import DistillRunConfig, OptimConfig
 from dnd.training.pretrain import StudentPretrainModule, fit_student, prepare_run
-from dnd.training.teacher_cache import CachedTeacherDataset, cached_targets, ensure_teacher_cache
 
 
 class DistillModule(StudentPretrainModule):
@@ -111,16 +109,12 @@ def teacher_spec_label(spec: TeacherSpec) -> str:
     return f"{spec.name}{' (control)' if spec.control else ''}"
 
 
-def load_denoised(spec: TeacherSpec) -> Teacher:
-    """The denoised teacher of checkpoint `spec.name`, or its control: an untrained TorchMD-NET of
-    the same configuration (seeded), frozen."""
-    teacher = load_teacher(spec.name)
-    if not spec.control:
-        return teacher
-    torch.manual_seed(spec.seed)
-    control = Teacher(teacher.config)
-    control.featurizer_version = teacher.featurizer_version
-    return control.freeze()
+def cached_targets(batch) -> TeacherTargets | None:
+    """The targets `FeatureDataset` attached to a batch, or None for a live-teacher batch."""
+    if "teacher_node" not in batch:
+        return None
+    return TeacherTargets(node=batch.teacher_node, pooled_all=batch.teacher_pool,
+                          mol=batch.teacher_mol if "teacher_mol" in batch else None)
 
 
 def run_distill(cfg: DistillRunConfig, records: Sequence[Data], teacher: TeacherSpec | str | Path,
@@ -130,44 +124,34 @@ def run_distill(cfg: DistillRunConfig, records: Sequence[Data], teacher: Teacher
     (paired records, selected by `corpus`, which OUT/distill_config.json records) less the corpus
     indices in `exclude` (overlap with evaluation tasks); returns OUT/student.ckpt."""
     spec = teacher if isinstance(teacher, TeacherSpec) else TeacherSpec(name=str(teacher))
-    if is_feature_teacher(spec.name):
-        return _distill_features(cfg, records, spec, out_dir, resume, corpus, exclude or set(), extra or {}, ani2x_dir)
-    if exclude:
-        records = [r for i, r in enumerate(records) if i not in exclude]
-    out = Path(out_dir)
-    net = load_denoised(spec)
+    live = spec.name not in NAMED_TEACHERS and not cfg.cached
+    built = build_teacher(spec, ani2x_dir, cfg.cache_batch_size, "cpu" if live else torch_device(cfg.trainer.accelerator))
+    if live:
+        return _distill_live(cfg, records, built, out_dir, resume, corpus, exclude or set(), extra or {})
+    return _distill_features(cfg, records, built, out_dir, resume, corpus, exclude or set(), extra or {})
+
+
+def _distill_live(cfg: DistillRunConfig, records: Sequence[Data], teacher: DenoisedTeacher, out_dir: str | Path,
+                  resume: bool, corpus: CorpusConfig | None, exclude: set[int], extra: dict) -> Path:
+    """The denoiser run on every batch (no feature cache): targets raw, as in the paper."""
+    if (cfg.objective.target_norm or "none") != "none":
+        raise UsageError(f"--target-norm {cfg.objective.target_norm}: target scaling is fitted on cached features; "
+                         "add --cached (or leave --target-norm out) for a live denoiser")
+    records = [r for i, r in enumerate(records) if i not in exclude]
+    net = teacher.network()
     check_corpus_elements(records, net.config.max_z)
-    norm = cfg.objective.target_norm or "none"
-    if norm != "none":
-        raise UsageError(f"--target-norm {norm}: the denoised teacher's targets are used raw (the paper's); "
-                         "target scaling applies to ani2x and xtb")
-    train, val, name, enc_config = prepare_run(cfg, records, out, "distill",
-                                               {"teacher_ckpt": str(spec.name), "teacher": asdict(spec), **(extra or {})},
-                                               corpus)
+    spec = teacher.spec
+    train, val, name, enc_config = prepare_run(cfg, records, Path(out_dir), "distill",
+                                               {"teacher_ckpt": spec.name, "teacher": asdict(spec), **extra}, corpus)
     module = DistillModule(name, enc_config, net.hidden_dim, cfg.objective, cfg.optim,
-                           teacher_ckpt=str(spec.name), teacher=None if cfg.cached else net,
-                           teacher_name=teacher_spec_label(spec))
-    if cfg.cached:
-        root = Path(cfg.feature_cache) if cfg.feature_cache else out / "teacher_cache"
-        device = torch_device(cfg.trainer.accelerator)
-
-        def cached(split: str, part: list[Data]):
-            if not part:
-                return []
-            cache = ensure_teacher_cache(net, part, root / split, cfg.cache_dtype, cfg.cache_batch_size, device)
-            return CachedTeacherDataset(part, cache)
-
-        train_set, val_set = cached("train", train), cached("val", val)
-    else:
-        train_set, val_set = train, val
-    return fit_student(module, train_set, val_set, cfg, out, resume)
+                           teacher_ckpt=spec.name, teacher=net, teacher_name=teacher_spec_label(spec))
+    return fit_student(module, train, val, cfg, Path(out_dir), resume)
 
 
-def _distill_features(cfg: DistillRunConfig, records: Sequence[Data], spec: TeacherSpec, out_dir: str | Path,
-                      resume: bool, corpus: CorpusConfig | None, exclude: set[int], extra: dict,
-                      ani2x_dir: str | None) -> Path:
-    out = Path(out_dir)
-    teacher = build_teacher(spec, ani2x_dir)
+def _distill_features(cfg: DistillRunConfig, records: Sequence[Data], teacher: FeatureTeacher, out_dir: str | Path,
+                      resume: bool, corpus: CorpusConfig | None, exclude: set[int], extra: dict) -> Path:
+    """Any teacher through its feature cache, computed once per corpus (see dnd.teachers.cache)."""
+    out, spec = Path(out_dir), teacher.spec
     root = Path(cfg.feature_cache) if cfg.feature_cache else out / "teacher_features"
     cache = ensure_features(teacher, records, root, cfg.cache_dtype)
     failed = set(np.flatnonzero(~cache.ok).tolist())
@@ -181,7 +165,7 @@ def _distill_features(cfg: DistillRunConfig, records: Sequence[Data], spec: Teac
     kept = [records[i] for i in keep]
     facts = {"teacher": asdict(spec), "teacher_identity": teacher.identity(), "teacher_features": str(cache.path),
              "corpus_size": len(records), "teacher_failed": len(failed), "overlap_removed": len(exclude - failed),
-             **extra}
+             **({"teacher_ckpt": spec.name} if teacher.kind == "denoised" else {}), **extra}
     train, val, name, enc_config = prepare_run(cfg, kept, out, "distill", facts, corpus)
     train_idx = [position[id(r)] for r in train]
     val_idx = [position[id(r)] for r in val]
