@@ -127,3 +127,23 @@ work_dir: {tmp_path / "runs"}
     assert main(argv) == 0
     from_yaml = _hparams(tmp_path / "runs/same/finetune/ogbg-molesol/randinit/mp/frac1/seed0/metrics.json")
     assert from_yaml == _hparams(tmp_path / "cli/seed0/metrics.json")
+
+
+def test_finetuning_defaults_follow_the_encoder_from_flags_and_yaml(tmp_path):
+    """A D-MPNN finetunes with chemprop's settings, a TokenGT with Table 5c's, whether the encoder
+    comes from --init, --encoder or the experiment's student."""
+    chemprop_like = ("norm", 1e-3, 2.0, 50)
+    settings_of = lambda c: (c.readout, c.lr, c.warmup_epochs, c.batch_size)  # noqa: E731
+    p = build_parser()
+    shipped = finetune.config_from_args(p.parse_args(["finetune", "--task", "t", "--out", "o",
+                                                      "--init", "dnd:dmpnn-node-druglike"]))
+    randinit = finetune.config_from_args(p.parse_args(["finetune", "--task", "t", "--out", "o", "--encoder", "dmpnn"]))
+    tokengt = finetune.config_from_args(p.parse_args(["finetune", "--task", "t", "--out", "o"]))
+    assert settings_of(shipped) == settings_of(randinit) == chemprop_like
+    assert settings_of(tokengt) == ("mp", 5e-4, 5.0, 128)
+    *_, from_yaml = stage_configs(_yaml(tmp_path, "name: x\nstudent: {encoder: dmpnn, preset: chemprop}\n"))
+    assert settings_of(from_yaml) == chemprop_like
+    # a setting given still wins over the encoder's default
+    given = finetune.config_from_args(p.parse_args(["finetune", "--task", "t", "--out", "o", "--encoder", "dmpnn",
+                                                    "--lr", "3e-4"]))
+    assert given.lr == 3e-4 and given.batch_size == 50

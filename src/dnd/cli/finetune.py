@@ -10,7 +10,7 @@ from pathlib import Path
 from dnd.cli import options
 from dnd.cli.common import add_run_arguments, add_task_option_arguments, check_run_options, task_options
 from dnd.models.config import READOUTS
-from dnd.training.config import FinetuneConfig
+from dnd.training.config import ENCODER_FINETUNE_DEFAULTS, FinetuneConfig, finetune_defaults
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,15 +23,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_task_option_arguments(g)
     g = parser.add_argument_group("runs")
     # a list here (one run set per readout), one value in the config
-    g.add_argument("--readout", nargs="+", default=[d.readout], choices=READOUTS,
-                   help=options.help_of(FinetuneConfig, "readout"))
+    g.add_argument("--readout", nargs="+", default=None, choices=READOUTS,
+                   help=f"{options.help_of(FinetuneConfig, 'readout')} (default: the encoder's, {d.readout} or "
+                   f"{ENCODER_FINETUNE_DEFAULTS['dmpnn']['readout']} for a D-MPNN)")
     g.add_argument("--seeds", type=int, nargs="+", default=None, help="one run per seed, then a mean ± std table")
     add_run_arguments(parser, "output folder")
-    options.add_config_arguments(parser, d, "model, optimisation (paper Table 5c) and trainer", skip=("readout",))
+    dmpnn = ", ".join(f"{k} {v}" for k, v in ENCODER_FINETUNE_DEFAULTS["dmpnn"].items())
+    options.add_config_arguments(parser, d, f"model, optimisation and trainer (defaults: the paper's Table 5c; "
+                                 f"a D-MPNN's follow chemprop: {dmpnn})", skip=("readout",))
 
 
-def config_from_args(args: argparse.Namespace, readout: str) -> FinetuneConfig:
-    return replace(options.config_from_args(args, FinetuneConfig(), skip=("readout",)), readout=readout)
+def config_from_args(args: argparse.Namespace, readout: str | None = None) -> FinetuneConfig:
+    """The settings given, over the defaults of the encoder finetuned: --init's, else --encoder's."""
+    encoder = getattr(args, "encoder", FinetuneConfig().encoder)
+    if getattr(args, "init", None):
+        from dnd.training.finetune import init_encoder_name
+
+        encoder = init_encoder_name(args.init)
+    cfg = options.config_from_args(args, finetune_defaults(encoder), skip=("readout",))
+    return replace(cfg, readout=readout or cfg.readout)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,17 +49,18 @@ def run(args: argparse.Namespace) -> int:
     from dnd.evaluation.summary import write_summary
     from dnd.training.finetune import run_seeds
 
-    base = config_from_args(args, args.readout[0])
+    base = config_from_args(args)
     check_run_options(base.trainer.accelerator, args.out)
     task = load_task(args.task, root=args.data_root, seed=args.split_seed, cache_dir=args.cache_dir,
                      **task_options(args.task, args))
     print(f"task {task.spec.name}: {task.spec.task_type}, metric {task.spec.metric}, "
           f"splits {task.sizes()}")
     seeds = args.seeds if args.seeds is not None else [base.trainer.seed]
+    readouts = args.readout or [base.readout]
     out = Path(args.out)
     results = []
-    for readout in args.readout:
-        run_dir = out / readout if len(args.readout) > 1 else out
+    for readout in readouts:
+        run_dir = out / readout if len(readouts) > 1 else out
         results += run_seeds(replace(base, readout=readout), task, run_dir, seeds, resume=args.resume)
     paths = write_summary(results, out)
     print(paths["markdown"].read_text(), end="")

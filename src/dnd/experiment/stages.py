@@ -11,13 +11,14 @@ import hashlib
 import json
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 from dnd.config_check import check_types
 from dnd.experiment.config import ExperimentConfig, apply_overrides
 from dnd.training.config import (DenoiseConfig, DistillRunConfig, FinetuneConfig, InfomaxRunConfig, StudentSpec,
-                                 denoise_preset)
+                                 denoise_preset, finetune_defaults)
 
 
 def fingerprint(*parts: Any) -> str:
@@ -74,8 +75,8 @@ def stage_configs(cfg: ExperimentConfig) -> tuple[DenoiseConfig, DistillRunConfi
     distill = apply_overrides(DistillRunConfig(student=student), cfg.distill, "distill")
     infomax = apply_overrides(InfomaxRunConfig(student=student), cfg.infomax, "infomax")
     # RandInit is built from the students' spec, overrides included: one architecture per comparison
-    finetune = apply_overrides(FinetuneConfig(encoder=student.encoder, preset=student.preset,
-                                              overrides=dict(student.overrides)), cfg.finetune, "finetune")
+    finetune = apply_overrides(replace(finetune_defaults(student.encoder), preset=student.preset,
+                                       overrides=dict(student.overrides)), cfg.finetune, "finetune")
     for name, stage in (("denoise", denoise), ("distill", distill), ("infomax", infomax), ("finetune", finetune)):
         check_types(stage, name)
     return denoise, distill, infomax, finetune

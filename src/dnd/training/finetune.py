@@ -163,6 +163,11 @@ def method_label(cfg: FinetuneConfig) -> str:
     return Path(cfg.init).stem
 
 
+def init_encoder_name(init: str) -> str | None:
+    """Registry name of the encoder in student checkpoint `init` (its finetuning defaults follow it)."""
+    return hparams(load_checkpoint(init), init).get("encoder_name")
+
+
 def check_scorable(task_data: TaskData) -> None:
     """Classification is scored by ROC-AUC, which needs both classes of some target in a split;
     without this check a one-class validation split crashes at the first validation epoch."""
