@@ -174,13 +174,8 @@ def task_options(cfg: ExperimentConfig, task: str) -> dict[str, Any]:
 
 @dataclass
 class QuickstartConfig:
+    """`dnd quickstart`'s own settings; its pipeline is the shipped experiment config
+    `dnd/experiment/quickstart.yaml` (copy it and `dnd run` the copy to change sizes)."""
+
     shipped_epochs: int = setting(30, help="finetuning epochs of the shipped-model path (0 skips it)")
     pipeline: bool = setting(True, help="then the whole pipeline from scratch (off: stop after the shipped model)")
-    molecules: int | None = setting(None, help="embedded QM9 molecules to pretrain on (default: all)")
-    denoise_epochs: int = setting(3, help="teacher denoising epochs")
-    distill_epochs: int = setting(10, help="distillation epochs")
-    finetune_epochs: int = setting(30, help="finetuning epochs of the pipeline")
-    # above Table 5c's 5e-4: a tiny model and 30 instead of 100 epochs
-    finetune_lr: float = setting(3e-3, help="finetuning learning rate of the pipeline")
-    finetune_batch_size: int = setting(64, help="finetuning batch size of the pipeline")
-    seed: int = setting(0, help="seed of every stage")

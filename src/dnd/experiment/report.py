@@ -15,8 +15,8 @@ from dnd.analysis.label_efficiency import efficiency_table, plot_label_efficienc
 from dnd.data.corpus import held_out, load_corpus
 from dnd.evaluation.summary import results_table
 from dnd.experiment.config import METHODS, ExperimentConfig
-from dnd.models.config import Method
 from dnd.experiment.stages import stage_configs
+from dnd.models.config import Method
 from dnd.training.config import StudentSpec
 
 
