@@ -392,7 +392,7 @@ def significance(summary: pd.DataFrame) -> str:
 
 
 def target_check(summary: pd.DataFrame) -> str:
-    """Issue 12's targets, per OGB task at full labels: does chemprop + a D&D foundation beat
+    """The full-label targets, per OGB task: does chemprop + a D&D foundation beat
     chemprop's defaults (by mean; beyond the two stds combined) and the paper's best D&D number?"""
     lines = ["| task | metric | chemprop defaults | best foundation row | better by mean | beyond std sum "
              "| paper's best D&D | beats it |", "|---|---|---|---|---|---|---|---|"]

@@ -2,7 +2,7 @@
 fraction, one row per task with every method's test metric (mean ± std over seeds) and, in
 brackets, the seeds it won against chemprop's defaults on the same subset; then each teacher
 against its control (paired Δ, seeds won, p and Holm-adjusted p as benchmarks/vs_chemprop.py
-computed them), and the targets of issue 21 counted.
+computed them), and the few-label targets counted.
 
     python scripts/low_label_table.py results/vs-chemprop/summary.csv > results/vs-chemprop/few-labels.md
 """

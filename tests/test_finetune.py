@@ -1,3 +1,6 @@
+"""Finetuning: masked losses, layer-wise lr decay, subsampling, target standardisation, the
+`dnd finetune` defaults, and short runs whose best checkpoint reloads and scores as reported."""
+
 import argparse
 import json
 

@@ -1,3 +1,5 @@
+"""Task metrics: RMSE, MAE and ROC-AUC by hand with missing labels, and OGB tasks scored by OGB's Evaluator."""
+
 import math
 
 import numpy as np

@@ -1,3 +1,5 @@
+"""`dnd predict` and `dnd embed`: predictions in task units, input order kept, bad rows flagged, from CSV and SDF."""
+
 import numpy as np
 import pandas as pd
 import pytest
