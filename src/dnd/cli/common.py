@@ -64,8 +64,9 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, val_fraction: float | 
     g = parser.add_argument_group("data")
     g.add_argument("--source", choices=CORPUS_SOURCES, default=d.source,
                    help="3D conformer source; 'embedded' uses the QM9 subset shipped with the package")
-    g.add_argument("--path", help="data file for qm9/sdf/pcqm4mv2/smiles sources, or the merged "
-                   "records file of `dnd data conformers --merge` for --source records")
+    g.add_argument("--path", help="data file for qm9/sdf/pcqm4mv2/smiles sources (sdf: also a folder of "
+                   ".sdf/.sdf.gz shards, read in name order), or the merged records file of "
+                   "`dnd data conformers --merge` for --source records")
     g.add_argument("--limit", type=int, help="read at most this many molecules (the first ones in the file)")
     g.add_argument("--sample", type=int, help="then keep a seeded random subset of this many (seed: --seed); "
                    "QM9 is ordered by size, so --limit alone gives small molecules only")
