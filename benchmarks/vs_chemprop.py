@@ -32,10 +32,29 @@ puts the pair side by side with their paired difference.
         --control "D&D-NODE, untrained teacher=D&D-NODE" \
         --train-fractions 0.1 0.25 1.0 --workers 2 --plot
 
+Finetuning recipes: `--recipe NAME="FLAGS"` (repeatable) runs every foundation also under
+chemprop `train` FLAGS (e.g. `--recipe gentle="--max-lr 3e-4 --warmup-epochs 4"`), as the method
+'chemprop + <NAME> foundation [gentle]'. FLAGS are read by chemprop's own argument parser (only
+real flags pass) and may not touch what the benchmark fixes (data, split, seeds, output,
+`--from-foundation`). The `chemprop defaults` row always runs exactly as chemprop ships it: it is
+the reference of every Δ, so a recipe can only be credited with beating chemprop as users get it;
+`--recipe-defaults` adds 'chemprop defaults [R]' (no foundation, recipe R), the control that
+separates the recipe's effect from the foundation's. `--recipes-only` skips the foundations'
+as-shipped rows. `--control` pairs hold under every recipe ('T [R]' vs 'C [R]').
+
+Validation: every chemprop run also records `valid_<metric>` (e.g. `valid_rmse`): its best.pt
+(the checkpoint chemprop selected on the valid split) predicts the valid split in-process with
+chemprop's default featurisation and dnd's evaluator scores it; the same model must first
+reproduce chemprop's own test_predictions.csv (1e-4), else the run fails. Rows without the column
+(copied from an older runs.csv) are scored from their best.pt in `--work` when it reproduces the
+row's recorded test metric. selection.csv / selection.md rank the methods on validation only, at
+`--select-fraction` (default 1.0): per task the paired valid Δ vs defaults, overall the mean over
+tasks of the relative valid gain; choose a recipe there, then read its test numbers once.
+
 runs.csv, one row per task, method, seed and fraction: `task`, `method`, `seed`,
 `train_fraction` (rows written before the option existed are read as 1.0), `n_train` (training
 molecules used; empty in old rows), `wall_s` (seconds of the run), then the test metrics (`rmse` / `rocauc` / `mae`,
-the task's own metric; `mae_std` for single-target regression).
+the task's own metric; `mae_std` for single-target regression), then `valid_<metric>`.
 
 summary.csv, one row per task, fraction, method and metric: `mean`, `std` (over seeds),
 `n_seeds`, `wall_s_per_seed`; on the task's own metric also the paired comparisons, where
@@ -53,6 +72,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -130,18 +150,140 @@ def write_split_csv(task, path: Path) -> list[str]:
     return names
 
 
-def score(task, pred: np.ndarray) -> dict[str, float]:
+def score(task, pred: np.ndarray, records=None) -> dict[str, float]:
+    """dnd's evaluator on `records` (default the test split) against `pred`, in record order."""
     from dnd.evaluation.metrics import evaluate
-    true = np.stack([r.y.view(-1).numpy() for r in task.test])
+    true = np.stack([r.y.view(-1).numpy() for r in (task.test if records is None else records)])
     out = {task.spec.metric: evaluate(task.spec, true, pred)[task.spec.metric]}
     if task.spec.task_type == "regression" and task.spec.std is not None and task.spec.num_tasks == 1:
         out["mae_std"] = float(np.nanmean(np.abs(true - pred)) / task.spec.std[0])
     return out
 
 
+# chemprop train options the benchmark sets itself: a recipe may not change them (data, split,
+# seeds, output, initialisation, hardware), only how the model is trained.
+RESERVED_DESTS = ("data_path", "smiles_columns", "target_columns", "splits_column", "splits_file",
+                  "split", "split_sizes", "task_type", "pytorch_seed", "data_seed", "output_dir",
+                  "from_foundation", "checkpoint", "model_frzn", "accelerator", "devices",
+                  "num_workers", "separate_val_path", "separate_test_path", "num_replicates")
+
+
+def _chemprop_train_args(flags: list[str]):
+    """chemprop's own `train` parser applied to FLAGS (plus a dummy input): its Namespace, or
+    ValueError with chemprop's message when chemprop would refuse them."""
+    import contextlib
+    import io
+    from chemprop.cli.main import construct_parser
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            return construct_parser().parse_args(["train", "-i", "data.csv", *flags])
+    except SystemExit:
+        raise ValueError(err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else
+                         f"chemprop train refuses {flags}") from None
+
+
+def parse_recipes(specs: list[str]) -> dict[str, list[str]]:
+    """`--recipe NAME="FLAGS"` options -> {NAME: [flag, ...]}: chemprop `train` flags (parsed by
+    chemprop's own argument parser, so only real chemprop flags pass) that change how a run
+    trains; flags that would change what the benchmark fixes (data, split, seeds, output,
+    `--from-foundation`) are refused, as are recipes equal to chemprop's defaults."""
+    recipes: dict[str, list[str]] = {}
+    base = vars(_chemprop_train_args([])) if specs else {}
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        name = name.strip()
+        if not sep or not name or any(c in name for c in "[]=/"):
+            raise SystemExit(f"--recipe {spec!r}: expected NAME=\"--chemprop-flag VALUE ...\" "
+                             "(NAME without [ ] = /)")
+        if name in recipes:
+            raise SystemExit(f"--recipe: {name!r} given twice")
+        flags = shlex.split(text)
+        if not flags or not flags[0].startswith("-"):
+            raise SystemExit(f"--recipe {name}: {text!r} does not start with a chemprop flag")
+        try:
+            parsed = vars(_chemprop_train_args(flags))
+        except ValueError as e:
+            raise SystemExit(f"--recipe {name}: chemprop train refuses {text!r}: {e}") from None
+        changed = {k for k in parsed if parsed[k] != base.get(k)}
+        if changed & set(RESERVED_DESTS):
+            raise SystemExit(f"--recipe {name}: sets {sorted(changed & set(RESERVED_DESTS))}, "
+                             "which the benchmark fixes for every method")
+        if not changed:
+            raise SystemExit(f"--recipe {name}: {text!r} is chemprop's default; no recipe")
+        recipes[name] = flags
+    return recipes
+
+
+def recipe_method(method: str, recipe: str | None) -> str:
+    """The method label of `method` trained under recipe `recipe` (None: as chemprop ships)."""
+    return method if recipe is None else f"{method} [{recipe}]"
+
+
+def work_folder(work: str | Path, task: str, method: str, fraction: float, seed: int) -> Path:
+    """Where one run's chemprop files live (data.csv, model/model_0/best.pt)."""
+    folder = Path(work) / task / method.replace(" ", "_").replace("&", "")
+    folder = folder if fraction == 1.0 else folder / f"frac{fraction:g}"
+    return folder / f"seed{seed}"
+
+
+def predict_best(model_file: Path, smiles_sets: list[list[str]]) -> list[np.ndarray]:
+    """Predictions of one chemprop model file on each list of SMILES, in order (chemprop's
+    default featurisation, the one `chemprop train` used; output scaling undone as in
+    `chemprop predict`)."""
+    import torch
+    from chemprop import data, featurizers
+    from chemprop.models import MPNN
+    model = MPNN.load_from_file(model_file, map_location=torch.device("cpu"))
+    model.eval()
+    featurizer = featurizers.SimpleMoleculeMolGraphFeaturizer()
+    out = []
+    for smiles in smiles_sets:
+        dset = data.MoleculeDataset([data.MoleculeDatapoint.from_smi(s) for s in smiles], featurizer)
+        loader = data.build_dataloader(dset, batch_size=256, shuffle=False, num_workers=0)
+        with torch.no_grad():
+            preds = [model(batch.bmg, batch.V_d, batch.X_d) for batch in loader]
+        preds = torch.cat(preds).numpy()
+        out.append(preds[..., 0] if preds.ndim == 3 else preds)
+    return out
+
+
+def valid_scores(task, model_file: Path, test_reference: np.ndarray | None = None,
+                 test_metric: float | None = None, tol: float = 1e-4) -> dict[str, float]:
+    """`valid_<metric>` of a finished run: its best model (the checkpoint chemprop selected on
+    the valid split and predicted the test split with) scored by dnd's evaluator on the valid
+    split. Honesty check first: the same model's test predictions must reproduce the run's
+    (chemprop's test_predictions.csv, `test_reference`, and/or the recorded test metric, within
+    `tol`), else the file is not the run's model and RuntimeError is raised."""
+    valid_pred, test_pred = predict_best(model_file, [[r.smiles for r in task.valid],
+                                                      [r.smiles for r in task.test]])
+    if test_reference is not None and not np.allclose(test_pred, test_reference, atol=tol, rtol=tol,
+                                                       equal_nan=True):
+        worst = np.nanmax(np.abs(test_pred - test_reference))
+        raise RuntimeError(f"{model_file}: test predictions differ from chemprop's by {worst:.3g}")
+    metric = task.spec.metric
+    if test_metric is not None:
+        again = score(task, test_pred)[metric]
+        if not abs(again - test_metric) <= tol * max(1.0, abs(test_metric)):
+            raise RuntimeError(f"{model_file}: test {metric} {again:.6g} is not the recorded {test_metric:.6g}")
+    return {f"valid_{metric}": score(task, valid_pred, task.valid)[metric]}
+
+
 def _row(job: dict, n_train: int, seconds: float) -> dict:
     return {"task": job["task"], "method": job["method"], "seed": job["seed"],
             "train_fraction": job["fraction"], "n_train": n_train, "wall_s": round(seconds, 1)}
+
+
+def train_command(job: dict, csv: Path, names: list[str], kind: str, out: Path) -> list[str]:
+    """The `chemprop train` command of one run: dnd's split, the run's seed for both of
+    chemprop's seeds, the foundation (if any), then the recipe's flags (if any)."""
+    cmd = [chemprop_exe(), "train", "-i", str(csv), "-s", "smiles", "--target-columns", *names,
+           "--splits-column", "split", "-t", kind, "--pytorch-seed", str(job["seed"]),
+           "--data-seed", str(job["seed"]), "-o", str(out), "-q",
+           "--accelerator", "cpu", "--num-workers", "0"]
+    if job["foundation"]:
+        cmd += ["--from-foundation", job["foundation"]]
+    return cmd + list(job.get("flags") or [])
 
 
 def run_chemprop(job: dict) -> dict:
@@ -155,12 +297,7 @@ def run_chemprop(job: dict) -> dict:
     csv = work / "data.csv"
     names = write_split_csv(train_task, csv)
     kind = "classification" if task.spec.task_type == "classification" else "regression"
-    cmd = [chemprop_exe(), "train", "-i", str(csv), "-s", "smiles", "--target-columns", *names,
-           "--splits-column", "split", "-t", kind, "--pytorch-seed", str(job["seed"]),
-           "--data-seed", str(job["seed"]), "-o", str(work / "model"), "-q",
-           "--accelerator", "cpu", "--num-workers", "0"]
-    if job["foundation"]:
-        cmd += ["--from-foundation", job["foundation"]]
+    cmd = train_command(job, csv, names, kind, work / "model")
     start = time.time()
     done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | {"OMP_NUM_THREADS": "1"})
     if done.returncode:
@@ -169,7 +306,9 @@ def run_chemprop(job: dict) -> dict:
     if preds["smiles"].tolist() != [r.smiles for r in task.test]:
         raise RuntimeError(f"{job['task']}: chemprop's test predictions are not in test-split order")
     row = _row(job, len(train_task.train), time.time() - start)
-    row |= score(task, preds[names].to_numpy(dtype=float))
+    test_pred = preds[names].to_numpy(dtype=float)
+    row |= score(task, test_pred)
+    row |= valid_scores(task, next((work / "model").rglob("best.pt")), test_reference=test_pred)
     shutil.rmtree(work / "model" / "model_0" / "checkpoints", ignore_errors=True)  # keep best.pt only
     return row
 
@@ -216,9 +355,10 @@ def foundation_method(label: str) -> str:
     return f"chemprop + {label} foundation"
 
 
-def parse_controls(specs: list[str], methods: list[str]) -> dict[str, str]:
+def parse_controls(specs: list[str], methods: list[str], recipes: list[str] = ()) -> dict[str, str]:
     """`--control CONTROL=TEACHER` options -> {teacher method: control method}. A label is a
-    foundation label (`NAME` of `--foundation NAME=FILE`) or a full method name."""
+    foundation label (`NAME` of `--foundation NAME=FILE`) or a full method name. Under each
+    recipe R the pair holds too: 'TEACHER [R]' is compared with 'CONTROL [R]'."""
     def method(label: str) -> str:
         return label if label in methods else foundation_method(label)
 
@@ -230,7 +370,141 @@ def parse_controls(specs: list[str], methods: list[str]) -> dict[str, str]:
         if method(teacher) in controls:
             raise SystemExit(f"--control: {teacher!r} has two controls; give one per teacher")
         controls[method(teacher)] = method(control)
+    for teacher, control in list(controls.items()):
+        for r in recipes:
+            controls[recipe_method(teacher, r)] = recipe_method(control, r)
     return controls
+
+
+def plan_methods(foundations: list[tuple[str, str]], recipes: dict[str, list[str]], defaults: bool = True,
+                 recipe_defaults: bool = False, recipes_only: bool = False) -> list[tuple]:
+    """(method label, foundation file or None, student or None, chemprop flags) of every chemprop
+    row: chemprop defaults as chemprop ships them (always, unless `defaults` is False: the
+    reference every Δ is taken against), optionally defaults under each recipe, and each
+    foundation as shipped (unless `recipes_only`) and under each recipe."""
+    methods = [(DEFAULTS, None, None, [])] if defaults else []
+    if recipe_defaults:
+        methods += [(recipe_method(DEFAULTS, r), None, None, flags) for r, flags in recipes.items()]
+    for label, file in foundations:
+        if not recipes_only or not recipes:
+            methods.append((label, file, None, []))
+        methods += [(recipe_method(label, r), file, None, flags) for r, flags in recipes.items()]
+    return methods
+
+
+def fill_valid(runs: pd.DataFrame, work: str, data_root: str, task_cache: str) -> pd.DataFrame:
+    """Rows without their `valid_<metric>` (e.g. copied from a runs.csv written before the column
+    existed) get it from the run's best.pt in `work`, when the file is there and reproduces the
+    row's recorded test metric (see `valid_scores`); others stay empty."""
+    if runs.empty:
+        return runs
+    from dnd.data.tasks import load_task
+    tasks, filled, missing, mismatched = {}, 0, 0, 0
+    for i, r in runs.iterrows():
+        metric = next((m for m in PRIMARY if m in runs.columns and pd.notna(r.get(m))), None)
+        col = f"valid_{metric}"
+        if metric is None or (col in runs.columns and pd.notna(r.get(col))):
+            continue
+        model = work_folder(work, r.task, r.method, float(r.train_fraction), int(r.seed)) / "model"
+        best = next(model.rglob("best.pt"), None) if model.is_dir() else None
+        if best is None:
+            missing += 1
+            continue
+        if r.task not in tasks:
+            tasks[r.task] = load_task(r.task, root=data_root, cache_dir=task_cache)
+        try:
+            scores = valid_scores(tasks[r.task], best, test_metric=float(r[metric]))
+        except RuntimeError as e:  # not this row's model: leave the row unscored, say so
+            print(f"warning: {e}; valid metric left empty", flush=True)
+            mismatched += 1
+            continue
+        for k, v in scores.items():
+            runs.loc[i, k] = v
+        filled += 1
+    if filled or missing or mismatched:
+        print(f"validation metric: {filled} rows scored from their best.pt, {missing} without a model "
+              f"file, {mismatched} whose model file does not reproduce the row", flush=True)
+    return runs
+
+
+def selection(runs: pd.DataFrame, fraction: float = 1.0) -> pd.DataFrame:
+    """Methods ranked on the VALIDATION split at one fraction (the test split plays no part).
+    Per task and method: valid mean/std over seeds and the paired Δ against chemprop defaults on
+    valid (Δ > 0 better, as in `paired_difference`), `valid_rel_gain` = mean over seeds of
+    Δ / defaults' valid metric. Then one row per method with task 'all': the mean of
+    `valid_rel_gain` over the tasks, ranked (1 = best) among methods present on every task with
+    every seed of the defaults."""
+    f_runs = runs[runs.train_fraction == fraction] if not runs.empty else runs
+    rows = []
+    for task in dict.fromkeys(f_runs.task if not f_runs.empty else []):
+        t_runs = f_runs[f_runs.task == task]
+        metric = primary_metric(t_runs)
+        col = f"valid_{metric}"
+        if metric is None or col not in t_runs.columns or DEFAULTS not in set(t_runs.method):
+            continue
+        ref = t_runs[t_runs.method == DEFAULTS].set_index("seed")[col].dropna()
+        for method, g in t_runs.groupby("method", sort=False):
+            vals = g.set_index("seed")[col].dropna()
+            if vals.empty:
+                continue
+            row = {"task": task, "train_fraction": fraction, "method": method, "metric": col,
+                   "valid_mean": vals.mean(), "valid_std": vals.std(ddof=1) if len(vals) > 1 else 0.0,
+                   "n_seeds": len(vals), "complete": set(ref.index) <= set(vals.index)}
+            if method != DEFAULTS and len(ref):
+                d = paired_difference(vals, ref, metric)
+                both = vals.index.intersection(ref.index)
+                sign = 1.0 if metric == "rocauc" else -1.0
+                rel = sign * (vals[both] - ref[both]) / ref[both].abs()
+                row |= {"vs_defaults_mean": d["mean"], "vs_defaults_std": d["std"],
+                        "vs_defaults_won": d["won"], "vs_defaults_n": d["n"],
+                        "valid_rel_gain": float(rel.mean())}
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty or "valid_rel_gain" not in table:
+        return table
+    n_tasks = table.task.nunique()
+    overall = []
+    for method, g in table[table.method != DEFAULTS].groupby("method", sort=False):
+        overall.append({"task": "all", "train_fraction": fraction, "method": method,
+                        "metric": "valid relative gain", "n_tasks": len(g),
+                        "valid_rel_gain": g.valid_rel_gain.mean(),
+                        "complete": bool(len(g) == n_tasks and g.complete.all())})
+    overall = pd.DataFrame(overall)
+    ranked = overall[overall.complete].sort_values("valid_rel_gain", ascending=False, kind="stable")
+    overall["rank"] = overall.method.map({m: i + 1 for i, m in enumerate(ranked.method)})
+    return pd.concat([table, overall.sort_values(["rank", "method"], na_position="last")], ignore_index=True)
+
+
+def chosen_method(table: pd.DataFrame, among: str = "foundation") -> str | None:
+    """The best-ranked method on validation whose label contains `among` (None if none)."""
+    if table.empty or "rank" not in table:
+        return None
+    top = table[(table.task == "all") & table["rank"].notna() & table.method.str.contains(among, regex=False)]
+    return None if top.empty else top.sort_values("rank").method.iloc[0]
+
+
+def selection_markdown(table: pd.DataFrame, fraction: float) -> str:
+    lines = [f"Chosen on the validation split at fraction {fraction:g} (test plays no part). "
+             "valid_rel_gain: mean over seeds of (defaults - method) / defaults on the valid "
+             "metric (method - defaults for rocauc), > 0 better; 'all': mean over tasks, ranked "
+             "among methods run on every task with every seed of the defaults.", "",
+             "| task | method | valid metric | valid (mean ± std) | seeds | Δ vs defaults (valid) | won "
+             "| rel. gain | rank |", "|---" * 9 + "|"]
+    for _, r in table.iterrows():
+        if r.task == "all":
+            rank = "" if pd.isna(r.get("rank")) else f"{int(r['rank'])}"
+            lines.append(f"| all ({int(r.n_tasks)} tasks) | {r.method} | | | | | | "
+                         f"{r.valid_rel_gain:+.2%} | {rank} |")
+            continue
+        has = pd.notna(r.get("vs_defaults_mean"))
+        delta = (f"{r.vs_defaults_mean:+.3f} ± {r.vs_defaults_std:.3f}" if has else "")
+        won = f"{int(r.vs_defaults_won)}/{int(r.vs_defaults_n)}" if has else ""
+        gain = f"{r.valid_rel_gain:+.2%}" if has else ""
+        lines.append(f"| {r.task} | {r.method} | {r.metric} | {r.valid_mean:.3f} ± {r.valid_std:.3f} | "
+                     f"{int(r.n_seeds)} | {delta} | {won} | {gain} | |")
+    best = chosen_method(table)
+    lines += ["", f"Best foundation method on validation: {best or 'none ranked'}"]
+    return "\n".join(lines) + "\n"
 
 
 def primary_metric(runs: pd.DataFrame) -> str | None:
@@ -473,6 +747,17 @@ def main(argv=None) -> int:
                          "--foundation, or full method names; repeatable)")
     ap.add_argument("--dnd-student", action="append", default=[], metavar="NAME=CKPT",
                     help="also run `dnd finetune` from this student (repeatable)")
+    ap.add_argument("--recipe", action="append", default=[], metavar='NAME="FLAGS"',
+                    help="a finetuning recipe: chemprop train flags (e.g. \"--max-lr 3e-4 "
+                         "--warmup-epochs 4\"); every foundation also runs under it as "
+                         "'chemprop + NAME foundation [RECIPE]' (repeatable)")
+    ap.add_argument("--recipe-defaults", action="store_true",
+                    help="also run chemprop without a foundation under each recipe "
+                         "('chemprop defaults [RECIPE]'); the plain defaults row always runs")
+    ap.add_argument("--recipes-only", action="store_true",
+                    help="run the foundations under the recipes only, not also as chemprop ships")
+    ap.add_argument("--select-fraction", type=float, default=1.0,
+                    help="fraction whose validation metric selection.md ranks the methods on")
     ap.add_argument("--no-defaults", action="store_true", help="skip the chemprop-defaults row")
     ap.add_argument("--workers", type=int, default=1, help="runs in parallel (one core each)")
     ap.add_argument("--summary-only", action="store_true", help="rewrite the tables from runs.csv")
@@ -484,26 +769,28 @@ def main(argv=None) -> int:
     runs_csv = out / "runs.csv"
     runs = load_runs(runs_csv)
     done = set() if runs.empty else set(map(run_key, runs.task, runs.method, runs.seed, runs.train_fraction))
-    methods = [] if args.no_defaults else [(DEFAULTS, None, None)]
-    methods += [(foundation_method(n), os.path.abspath(f), None)
-                for n, f in (s.split("=", 1) for s in args.foundation)]
-    methods += [(f"dnd finetune {n}", None, os.path.abspath(c))
+    recipes = parse_recipes(args.recipe)
+    foundations = [(foundation_method(n), os.path.abspath(f)) for n, f in (s.split("=", 1) for s in args.foundation)]
+    methods = plan_methods(foundations, recipes, defaults=not args.no_defaults,
+                           recipe_defaults=args.recipe_defaults, recipes_only=args.recipes_only)
+    methods += [(f"dnd finetune {n}", None, os.path.abspath(c), [])
                 for n, c in (s.split("=", 1) for s in args.dnd_student)]
-    known = [m for m, _, _ in methods] + ([] if runs.empty else list(runs.method))
-    controls = parse_controls(args.control, known)
+    known = [m[0] for m in methods] + ([] if runs.empty else list(runs.method))
+    controls = parse_controls(args.control, known, list(recipes))
+    if not args.summary_only:
+        runs = fill_valid(runs, args.work, args.data_root, args.task_cache)
+        runs.to_csv(runs_csv, index=False) if not runs.empty else None
     jobs = []
     for t in args.tasks:
         for frac in args.train_fractions:
             seeds = args.seeds if frac == 1.0 else args.few_label_seeds
-            for m, f, c in methods:
+            for m, f, c, flags in methods:
                 for s in seeds:
                     if run_key(t, m, s, frac) in done or args.summary_only:
                         continue
-                    folder = Path(args.work) / t / m.replace(" ", "_").replace("&", "")
-                    folder = folder if frac == 1.0 else folder / f"frac{frac:g}"
                     jobs.append({"task": t, "method": m, "seed": s, "fraction": frac, "foundation": f,
-                                 "student": c, "data_root": args.data_root, "task_cache": args.task_cache,
-                                 "work": str(folder / f"seed{s}")})
+                                 "student": c, "flags": flags, "data_root": args.data_root,
+                                 "task_cache": args.task_cache, "work": str(work_folder(args.work, t, m, frac, s))})
     print(f"{len(jobs)} runs to do ({len(done)} already in {runs_csv})", flush=True)
     with ProcessPoolExecutor(args.workers) as pool:
         for row in pool.map(_run, jobs):
@@ -518,6 +805,12 @@ def main(argv=None) -> int:
     report = markdown(summary) + "\nTargets (issue 12, full labels):\n\n" + target_check(summary)
     (out / "summary.md").write_text(report)
     print(report)
+    chosen = selection(runs, args.select_fraction)
+    if not chosen.empty:
+        chosen.to_csv(out / "selection.csv", index=False)
+        text = selection_markdown(chosen, args.select_fraction)
+        (out / "selection.md").write_text(text)
+        print(text)
     if args.plot:
         for path in plot(summary, controls, out / "plots"):
             print(f"wrote {path}")

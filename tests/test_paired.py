@@ -278,3 +278,29 @@ def test_unknown_source_and_option():
         load_paired("xyz", "f")
     with pytest.raises(TypeError):
         load_paired("sdf", "f", no_such_option=1)
+
+
+def test_sdf_folder_of_shards_is_one_corpus_in_name_order(tmp_path, shared_file):
+    """A folder of SDF shards reads as the concatenation of its .sdf/.sdf.gz files by name, with
+    `limit` counting records over all of them; each bad record names its own shard; a folder
+    without shards, or for a one-file source, is one clear error."""
+    source = shared_file("qm9/gdb1k.sdf.gz")
+    whole = load_paired("sdf", source, limit=9, workers=1)
+    blocks = gzip.open(source, "rt").read().split("$$$$\n")[:9]
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    (folder / "part-1.sdf").write_text("$$$$\n".join(blocks[4:]) + "$$$$\n")
+    with gzip.open(folder / "part-0.sdf.gz", "wt") as f:
+        f.write("$$$$\n".join(blocks[:4]) + "$$$$\nnot a molecule\n$$$$\n")
+    (folder / "README.md").write_text("ignored")
+    report = Report()
+    shards = load_paired("sdf", folder, report=report, workers=1)
+    assert [r.mol_id for r in shards] == [f"part-0:{i}" for i in range(4)] + [f"part-1:{i}" for i in range(5)]
+    for a, b in zip(shards, whole):
+        assert torch.equal(a.z, b.z) and torch.equal(a.pos, b.pos) and torch.equal(a.x, b.x)
+    assert report.n_bad == 1 and report.entries[0].file.endswith("part-0.sdf.gz")
+    assert len(load_paired("sdf", folder, limit=6, workers=1)) == 5  # 4 good + 1 bad of part-0, then 1
+    with pytest.raises(DataFileError, match="no .sdf or .sdf.gz files"):
+        load_paired("sdf", tmp_path)
+    with pytest.raises(DataFileError, match="reads one file"):
+        load_paired("qm9", folder)

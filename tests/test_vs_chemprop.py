@@ -81,7 +81,7 @@ def test_resume_skips_old_rows_and_runs_each_fraction_with_its_seeds(tmp_path, m
     calls = []
     monkeypatch.setattr(vc, "_run", lambda job: calls.append(job) or _fake_run(job))
     monkeypatch.setattr(vc, "ProcessPoolExecutor", lambda n: _Serial())
-    argv = ["--data-root", "x", "--out", str(tmp_path), "--tasks", "ogbg-molesol",
+    argv = ["--data-root", "x", "--out", str(tmp_path), "--work", str(tmp_path / "work"), "--tasks", "ogbg-molesol",
             "--train-fractions", "0.1", "1.0", "--few-label-seeds", "0", "1", "3"]
     vc.main(argv)
     assert sorted((j["fraction"], j["seed"]) for j in calls) == [(0.1, 0), (0.1, 1), (0.1, 3)]
@@ -165,3 +165,168 @@ def test_markdown_states_tests_and_survivors(tmp_path):
     md = vc.markdown(s)
     assert "wilcoxon" in md and "1 comparisons with a p-value" in md and "1 survive" in md
     assert vc.plot(s, {}, tmp_path) == [tmp_path / "ogbg-molesol.png"]
+
+
+# --- finetuning recipes (issue 21 item 3) and the validation metric ---------------------------
+
+def test_recipe_parses_real_chemprop_flags():
+    recipes = vc.parse_recipes(['gentle=--max-lr 3e-4 --warmup-epochs 4', "bn=--batch-norm"])
+    assert recipes == {"gentle": ["--max-lr", "3e-4", "--warmup-epochs", "4"], "bn": ["--batch-norm"]}
+
+
+@pytest.mark.parametrize("spec", [
+    "x=--max-learning-rate 3e-4",          # not a chemprop flag
+    "x=--max-lr fast",                     # chemprop's parser refuses the value
+    "x=--from-foundation other.pt",        # the benchmark's initialisation
+    "x=--pytorch-seed 7",                  # the paired seed
+    "x=--data-seed 7",
+    "x=--splits-column fold",              # the split
+    "x=-o elsewhere",                      # the output folder
+    "x=--pytorch-s 7",                     # an abbreviation of a fixed flag is caught too
+    "x=--max-lr 1e-3",                     # chemprop's default: not a recipe
+    "x=3e-4",                              # no flag
+    "=--max-lr 3e-4",                      # no name
+    "a[b]=--max-lr 3e-4",                  # brackets are the label's recipe marker
+    "no-equals-sign",
+])
+def test_recipe_refused(spec):
+    with pytest.raises(SystemExit):
+        vc.parse_recipes([spec])
+
+
+def test_recipe_name_given_twice_refused():
+    with pytest.raises(SystemExit):
+        vc.parse_recipes(["a=--max-lr 3e-4", "a=--epochs 80"])
+
+
+def test_plan_methods_labels_and_flags():
+    recipes = {"gentle": ["--max-lr", "3e-4"], "bn": ["--batch-norm"]}
+    plan = vc.plan_methods([("chemprop + xtb foundation", "/f.pt")], recipes)
+    assert [(m, f, flags) for m, f, _, flags in plan] == [
+        (vc.DEFAULTS, None, []),  # defaults exactly as chemprop ships them, never under a recipe
+        ("chemprop + xtb foundation", "/f.pt", []),
+        ("chemprop + xtb foundation [gentle]", "/f.pt", ["--max-lr", "3e-4"]),
+        ("chemprop + xtb foundation [bn]", "/f.pt", ["--batch-norm"])]
+    plan = vc.plan_methods([("chemprop + xtb foundation", "/f.pt")], recipes, recipe_defaults=True,
+                           recipes_only=True)
+    assert [m for m, *_ in plan] == [vc.DEFAULTS, "chemprop defaults [gentle]", "chemprop defaults [bn]",
+                                     "chemprop + xtb foundation [gentle]", "chemprop + xtb foundation [bn]"]
+    assert plan[1][1] is None and plan[1][3] == ["--max-lr", "3e-4"]
+    # --recipes-only without recipes still runs the foundation
+    assert [m for m, *_ in vc.plan_methods([("F", "/f.pt")], {}, recipes_only=True)] == [vc.DEFAULTS, "F"]
+
+
+def test_controls_pair_under_each_recipe():
+    controls = vc.parse_controls(["ctl=T"], [], ["gentle"])
+    assert controls == {"chemprop + T foundation": "chemprop + ctl foundation",
+                        "chemprop + T foundation [gentle]": "chemprop + ctl foundation [gentle]"}
+
+
+def test_jobs_carry_recipe_flags_and_separate_folders(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(vc, "_run", lambda job: calls.append(job) or _fake_run(job))
+    monkeypatch.setattr(vc, "ProcessPoolExecutor", lambda n: _Serial())
+    vc.main(["--data-root", "x", "--out", str(tmp_path), "--work", str(tmp_path / "w"),
+             "--tasks", "ogbg-molesol", "--seeds", "0", "--foundation", f"xtb={tmp_path / 'f.pt'}",
+             "--recipe", "gentle=--max-lr 3e-4 --warmup-epochs 4", "--recipe-defaults"])
+    by_method = {j["method"]: j for j in calls}
+    assert set(by_method) == {vc.DEFAULTS, "chemprop defaults [gentle]", "chemprop + xtb foundation",
+                              "chemprop + xtb foundation [gentle]"}
+    assert by_method[vc.DEFAULTS]["flags"] == [] and by_method[vc.DEFAULTS]["foundation"] is None
+    assert by_method["chemprop + xtb foundation [gentle]"]["flags"] == ["--max-lr", "3e-4", "--warmup-epochs", "4"]
+    assert by_method["chemprop + xtb foundation [gentle]"]["foundation"] == str(tmp_path / "f.pt")
+    assert len({j["work"] for j in calls}) == 4  # no two runs share a folder
+    assert set(vc.load_runs(tmp_path / "runs.csv").method) == set(by_method)
+
+
+def _toy_task():
+    from dnd.data.tasks.base import TaskSpec
+    import torch
+    spec = TaskSpec(name="toy", task_type="regression", metric="rmse", num_tasks=1, target_names=["y"],
+                    standardize=False, mean=None, std=None)
+
+    def recs(split, ys):
+        return [SimpleNamespace(smiles=f"{split}{i}", y=torch.tensor([y])) for i, y in enumerate(ys)]
+    return _Task(spec=spec, train=recs("tr", [0.0, 1.0]), valid=recs("va", [1.0, 2.0, 3.0, 4.0]),
+                 test=recs("te", [0.0, 0.0]))
+
+
+def test_valid_scores_use_the_valid_split_and_check_the_test_predictions(monkeypatch):
+    task = _toy_task()
+    seen = []
+
+    def fake_predict(model_file, smiles_sets):
+        seen.append(smiles_sets)
+        return [np.array([[1.0], [2.0], [3.0], [6.0]]), np.array([[0.5], [-0.5]])]
+    monkeypatch.setattr(vc, "predict_best", fake_predict)
+    out = vc.valid_scores(task, Path("best.pt"), test_reference=np.array([[0.5], [-0.5]]), test_metric=0.5)
+    assert seen[0] == [["va0", "va1", "va2", "va3"], ["te0", "te1"]]
+    assert out == {"valid_rmse": pytest.approx(1.0)}  # sqrt((0+0+0+4)/4), valid labels, not test
+    with pytest.raises(RuntimeError):  # the model file is not the one that made the test predictions
+        vc.valid_scores(task, Path("best.pt"), test_reference=np.array([[0.5], [-0.4]]))
+    with pytest.raises(RuntimeError):  # ... or not the one behind the recorded test metric
+        vc.valid_scores(task, Path("best.pt"), test_metric=0.6)
+
+
+def test_fill_valid_scores_only_rows_whose_model_reproduces_them(tmp_path, monkeypatch):
+    task = _toy_task()
+    runs = pd.DataFrame([{"task": "toy", "method": m, "seed": 0, "train_fraction": 1.0, "wall_s": 1.0, "rmse": 0.5}
+                         for m in ("has model", "other model", "no model")])
+    for m in ("has model", "other model"):
+        folder = vc.work_folder(tmp_path, "toy", m, 1.0, 0) / "model" / "model_0"
+        folder.mkdir(parents=True)
+        (folder / "best.pt").write_text(m)
+
+    def fake_predict(model_file, smiles_sets):
+        shift = 0.0 if model_file.read_text() == "has model" else 1.0
+        return [np.array([[1.0], [2.0], [3.0], [4.0]]), np.array([[0.5 + shift], [-0.5]])]
+    monkeypatch.setattr(vc, "predict_best", fake_predict)
+    import dnd.data.tasks
+    monkeypatch.setattr(dnd.data.tasks, "load_task", lambda name, root, cache_dir: task)
+    out = vc.fill_valid(runs.copy(), str(tmp_path), "x", "c")
+    assert out.valid_rmse.tolist()[0] == pytest.approx(0.0)
+    assert out.valid_rmse.isna().tolist() == [False, True, True]
+
+
+def _valid_runs(table):
+    """{method: [(valid, test) per seed]} on two tasks -> runs with valid_rmse."""
+    return pd.DataFrame([{"task": t, "method": m, "seed": s, "train_fraction": 1.0, "wall_s": 1.0,
+                          "rmse": test * k, "valid_rmse": valid * k}
+                         for t, k in (("ogbg-molesol", 1.0), ("ogbg-molfreesolv", 3.0))
+                         for m, vals in table.items() for s, (valid, test) in enumerate(vals)])
+
+
+def test_selection_ranks_on_validation_never_on_test():
+    runs = _valid_runs({vc.DEFAULTS: [(1.0, 1.0)] * 3,
+                        "chemprop + F foundation [a]": [(0.9, 1.2)] * 3,   # better on valid, worse on test
+                        "chemprop + F foundation [b]": [(1.05, 0.5)] * 3,  # worse on valid, best on test
+                        "chemprop + F foundation [c]": [(0.5, 0.5)] * 2})  # one seed missing: not ranked
+    table = vc.selection(runs, 1.0)
+    overall = table[table.task == "all"].set_index("method")
+    assert overall.loc["chemprop + F foundation [a]", "valid_rel_gain"] == pytest.approx(0.1)
+    assert overall.loc["chemprop + F foundation [b]", "valid_rel_gain"] == pytest.approx(-0.05)
+    assert overall["rank"].to_dict() == pytest.approx(
+        {"chemprop + F foundation [a]": 1, "chemprop + F foundation [b]": 2, "chemprop + F foundation [c]": np.nan},
+        nan_ok=True)
+    assert vc.chosen_method(table) == "chemprop + F foundation [a]"
+    per_task = table[(table.task == "ogbg-molfreesolv") & (table.method == "chemprop + F foundation [a]")].iloc[0]
+    assert per_task.vs_defaults_mean == pytest.approx(0.3) and per_task.vs_defaults_won == 3
+    assert "chemprop + F foundation [a]" in vc.selection_markdown(table, 1.0).splitlines()[-1]
+
+
+def test_selection_needs_defaults_and_valid_column():
+    runs = _valid_runs({"chemprop + F foundation": [(1.0, 1.0)]})
+    assert vc.chosen_method(vc.selection(runs, 1.0)) is None
+    assert vc.selection(runs.drop(columns="valid_rmse"), 1.0).empty
+
+
+def test_train_command_has_foundation_and_recipe_flags_after_the_fixed_ones():
+    job = {"seed": 3, "foundation": "/f.pt", "flags": ["--max-lr", "3e-4"]}
+    cmd = vc.train_command(job, Path("d.csv"), ["t0"], "regression", Path("out"))
+    assert cmd[1] == "train" and cmd[-4:] == ["--from-foundation", "/f.pt", "--max-lr", "3e-4"]
+    assert cmd[cmd.index("--pytorch-seed") + 1] == "3" and cmd[cmd.index("--data-seed") + 1] == "3"
+    plain = vc.train_command({"seed": 0, "foundation": None}, Path("d.csv"), ["t0"], "regression", Path("o"))
+    assert "--from-foundation" not in plain and plain[-1] == "0"  # --num-workers 0, nothing after
+    # the command chemprop's parser reads back: the recipe's value, the benchmark's seed
+    args = vc._chemprop_train_args(cmd[2:])
+    assert args.max_lr == 3e-4 and args.pytorch_seed == 3 and args.from_foundation == "/f.pt"

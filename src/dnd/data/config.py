@@ -49,8 +49,9 @@ class CorpusConfig:
 
     source: str = setting("embedded", choices=CORPUS_SOURCES,
                           help="3D conformer source; 'embedded' uses the QM9 subset shipped with the package")
-    path: str | None = setting(None, help="data file for qm9/sdf/pcqm4mv2/smiles sources, or the merged records "
-                               "file of `dnd data conformers --merge` for --source records")
+    path: str | None = setting(None, help="data file for qm9/sdf/pcqm4mv2/smiles sources (sdf: also a folder of "
+                               ".sdf/.sdf.gz shards, read in name order), or the merged records file of "
+                               "`dnd data conformers --merge` for --source records")
     limit: int | None = setting(None, help="read at most this many molecules (the first ones in the file)")
     sample: int | None = setting(None, help="then keep a seeded random subset of this many; QM9 is ordered by "
                                  "size, so --limit alone gives small molecules only")

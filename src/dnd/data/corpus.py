@@ -33,7 +33,7 @@ from dnd.data import builder, cache
 from dnd.data.config import CorpusConfig, check_hydrogens
 from dnd.data.paired import make_data
 from dnd.data.report import BadRecordError, DataFileError, Report
-from dnd.data.sources import check_file
+from dnd.data.sources import source_files
 from dnd.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def load_paired(source: str, path: str | os.PathLike, limit: int | None = None,
                 **options) -> list[Data]:
     """Paired records from a 3D source file.
 
-    source: "qm9" (qm9pack CSV), "sdf" (any SDF, .gz ok), "pcqm4mv2" (CXSMILES CSV with
+    source: "qm9" (qm9pack CSV), "sdf" (any SDF, .gz ok, or a folder of them), "pcqm4mv2" (CXSMILES CSV with
     coordinates), "smiles" (SMILES file/CSV; conformers generated with RDKit).
     limit: read at most this many input records. strict: raise BadRecordError at the first bad
     record instead of skipping it. cache_dir: reuse/write the processed set there (keyed by the
@@ -134,14 +134,13 @@ def load_paired(source: str, path: str | os.PathLike, limit: int | None = None,
     """
     module = builder.source_module(source)
     opts = module.Options(**options)
-    path = Path(path)
-    check_file(path)
+    paths = source_files(Path(path), module)
     own_report = report is None
     report = report if report is not None else Report(strict=strict)
     report.strict = strict
 
     key_opts = {"source": source, "limit": limit, **asdict(opts)}
-    cache_file = cache.cache_path(cache_dir, [path], key_opts) if cache_dir is not None else None
+    cache_file = cache.cache_path(cache_dir, paths, key_opts) if cache_dir is not None else None
     cached = cache.load(cache_file) if cache_file is not None else None
     if cached is not None:
         collated, cached_report = cached
@@ -150,12 +149,17 @@ def load_paired(source: str, path: str | os.PathLike, limit: int | None = None,
         report.extend(cached_report)
     else:
         run_report = Report(strict=strict)
-        items = module.read_items(path, limit, opts)
-        try:
-            records = builder.build_records(source, opts, path, items, workers or os.cpu_count() or 1, run_report)
-        except _UNREADABLE as err:  # binary data, corrupt or truncated compression
-            raise DataFileError(f"{path}: cannot be read as a {source} file "
-                                f"({type(err).__name__}: {err})") from None
+        records = []
+        for file in paths:  # shards one after the other; `limit` counts input records over all
+            left = None if limit is None else limit - run_report.n_ok - run_report.n_bad
+            if left is not None and left <= 0:
+                break
+            items = module.read_items(file, left, opts)
+            try:
+                records += builder.build_records(source, opts, file, items, workers or os.cpu_count() or 1, run_report)
+            except _UNREADABLE as err:  # binary data, corrupt or truncated compression
+                raise DataFileError(f"{file}: cannot be read as a {source} file "
+                                    f"({type(err).__name__}: {err})") from None
         if run_report.n_ok + run_report.n_bad == 0:
             raise DataFileError(f"{path}: no records found")
         collated = cache.collate(records)

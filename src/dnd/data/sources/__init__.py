@@ -73,6 +73,24 @@ def finite_float(text: str, column: str) -> float:
     return value
 
 
+def source_files(path: Path, module) -> list[Path]:
+    """The files of a source path: `path` itself, or, for a folder and a source that reads shards
+    (its module's `SHARD_SUFFIXES`), the folder's files with those endings sorted by name, read
+    one after the other as one corpus. DataFileError when a folder holds none."""
+    if not path.is_dir():
+        check_file(path)
+        return [path]
+    suffixes = getattr(module, "SHARD_SUFFIXES", ())
+    if not suffixes:
+        raise DataFileError(f"{path}: a folder; this source reads one file (a folder of shards is read for sdf)")
+    files = sorted(f for f in path.iterdir() if f.is_file() and f.name.endswith(suffixes) and not f.name.startswith("."))
+    if not files:
+        raise DataFileError(f"{path}: no {' or '.join(suffixes)} files in this folder")
+    for f in files:
+        check_file(f)
+    return files
+
+
 def check_file(path: Path) -> None:
     """DataFileError unless `path` is an existing, non-empty file."""
     if not path.exists():

@@ -1,4 +1,5 @@
-"""SDF files with 3D conformers (QM9's gdb9.sdf, PCQM4Mv2's train SDF, any user SDF; .gz ok).
+"""SDF files with 3D conformers (QM9's gdb9.sdf, PCQM4Mv2's train SDF, any user SDF; .gz ok), or
+a folder of SDF shards (the MOSES conformer corpus) read in name order as one corpus.
 
 The graph is built from the same RDKit molecule that holds the conformer, so the atom order is
 shared by construction. Records are split on `$$$$` ourselves (rather than through an
@@ -16,6 +17,9 @@ from rdkit import Chem
 from dnd.data.paired import PairedArrays, conformer_positions, paired_arrays
 from dnd.data.report import RecordError
 from dnd.data.sources import PairedOptions, open_text
+
+
+SHARD_SUFFIXES = (".sdf", ".sdf.gz")
 
 
 @dataclass
