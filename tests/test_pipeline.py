@@ -1,4 +1,4 @@
-"""`dnd run`: every committed config parses into typed stage configs, and the tiny config runs the
+"""`dnd run`: every committed config (and the quickstart's shipped one) parses into typed stage configs, and the tiny config runs the
 whole pipeline (denoise, distill x2, infomax, finetune, tables, analyses) and is reused on rerun."""
 
 from pathlib import Path
@@ -8,10 +8,11 @@ import pytest
 
 from dnd.cli import main
 from dnd.experiment.config import ExperimentConfig, apply_overrides, load_config
+from dnd.experiment.quickstart import PIPELINE
 from dnd.experiment.run import finetune_jobs, run_experiment
 from dnd.experiment.stages import stage_configs
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+CONFIGS = [*sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")), PIPELINE]
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])

@@ -1,5 +1,6 @@
 """`dnd` command line: one module per verb under `dnd.cli`, each with `add_arguments(parser)` and
-`run(args)`; shared option groups in `dnd.cli.common`. The verb modules import only torch-free
+`run(args)`; the training verbs' options are generated from their configs (`dnd.cli.options`), the
+groups they share are in `dnd.cli.common`. The verb modules import only torch-free
 configs at import time and the library inside `run`, so `dnd --help` answers at once."""
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def run_shipped(cfg: QuickstartConfig, out: Path) -> dict:
 
 
 def run_pipeline(out: Path) -> dict:
-    """The pipeline of `quickstart.yaml` into OUT/pipeline/ (results and runs side by side), on
+    """The pipeline of `quickstart.yaml` into OUT/quickstart/ (results and runs side by side), on
     the embedded task whatever $DND_DATA says; returns the finetuning rows."""
     t0 = _stage(f"1-3 pipeline ({PIPELINE.name}): denoise a tiny 3D teacher, distill D&D-NODE into a tiny "
                 f"TokenGT, finetune it and a RandInit twin on {EMBEDDED_TASK}")
