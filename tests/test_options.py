@@ -147,3 +147,26 @@ def test_finetuning_defaults_follow_the_encoder_from_flags_and_yaml(tmp_path):
     given = finetune.config_from_args(p.parse_args(["finetune", "--task", "t", "--out", "o", "--encoder", "dmpnn",
                                                     "--lr", "3e-4"]))
     assert given.lr == 3e-4 and given.batch_size == 50
+
+
+def test_max_atoms_is_a_corpus_and_task_setting_not_process_state(tmp_path):
+    """`max_atoms` travels in CorpusConfig and in the task options (flags and YAML alike), holds
+    while that corpus or task loads, and leaves the default in place afterwards."""
+    from dnd.data import featurize
+    from dnd.data.corpus import load_corpus
+    from dnd.data.tasks import load_task
+
+    smi = tmp_path / "chains.smi"
+    smi.write_text("".join(f"{'C' * n}O\n" for n in range(1, 9)))
+    small = load_corpus(CorpusConfig(source="smiles", path=str(smi), max_atoms=5))
+    assert sorted(r.num_nodes for r in small) == [2, 3, 4, 5]   # in the worker processes too
+    assert len(load_corpus(CorpusConfig(source="smiles", path=str(smi)))) == 8
+    csv = tmp_path / "t.csv"
+    csv.write_text("smiles,y\n" + "".join(f"{'C' * n},{n}\n" for n in range(1, 21)))
+    task = load_task(str(csv), split="random", max_atoms=10)
+    assert task.report.n_ok == 10
+    assert featurize._max_atoms == featurize.DEFAULT_MAX_ATOMS
+    cfg = _yaml(tmp_path, "name: x\ncorpus: {max_atoms: 8}\ntask_options: {'*': {max_atoms: 10}}\ntasks: [ogbg-molesol]\n")
+    assert cfg.corpus.max_atoms == 8 and cfg.task_options["*"]["max_atoms"] == 10
+    args = build_parser().parse_args(["distill", "--teacher", "t", "--out", "o", "--max-atoms", "8"])
+    assert distill.corpus_config_from_args(args, 0).max_atoms == 8

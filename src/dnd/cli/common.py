@@ -39,7 +39,6 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
     attention: the same values select the same molecules and the same validation split in every
     stage (`dnd.data.corpus`). Its seed is the verb's --seed."""
     add_config_arguments(parser, CorpusConfig(), "data", skip=("seed",))
-    add_max_atoms_argument(parser)
 
 
 def corpus_config_from_args(args: argparse.Namespace, seed: int) -> CorpusConfig:
@@ -70,7 +69,7 @@ CSV_ONLY = ("target_columns", "task_type", "split")
 
 
 def add_max_atoms_argument(parser) -> None:
-    """--max-atoms; `dnd.cli.main` applies it (`dnd.data.featurize.set_max_atoms`) before the verb runs."""
+    """--max-atoms of a task (a `load_task` option) or of predict/embed input (`atom_limit`)."""
     parser.add_argument("--max-atoms", type=int, default=None,
                         help=f"skip molecules with more atoms than this (default {DEFAULT_MAX_ATOMS})")
 
@@ -97,6 +96,8 @@ def task_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from dnd.data.tasks.csv_task import is_csv_path
 
     opts: dict[str, Any] = {}
+    if args.max_atoms is not None:
+        opts["max_atoms"] = args.max_atoms
     if getattr(args, "path", None) is not None:
         opts["path"] = args.path
     if args.smiles_column is not None:

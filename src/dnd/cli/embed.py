@@ -27,11 +27,13 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from dnd.checks import torch_device
+    from dnd.data.featurize import atom_limit
     from dnd.inference.embed import embed_file, node_path
 
     torch_device(args.accelerator)  # option errors before the model is read
-    graph = embed_file(args.model, args.input, args.out, args.smiles_column, args.readout,
-                       args.nodes, args.batch_size, args.accelerator)
+    with atom_limit(args.max_atoms):
+        graph = embed_file(args.model, args.input, args.out, args.smiles_column, args.readout,
+                           args.nodes, args.batch_size, args.accelerator)
     n_bad = int(np.isnan(graph).any(axis=1).sum())
     print(f"{args.out}: {graph.shape[0]} x {graph.shape[1]} graph embeddings; {n_bad} row(s) failed (NaN)")
     if args.nodes:

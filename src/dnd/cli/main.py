@@ -52,10 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     exception is a bug and keeps its traceback, followed by a hint to report it."""
     args = build_parser().parse_args(argv)
     try:
-        if getattr(args, "max_atoms", None) is not None:
-            from dnd.data.featurize import set_max_atoms
-
-            set_max_atoms(args.max_atoms)
         return int(args._run(args) or 0)
     except UserError as err:
         print(f"{args._prog}: error: {err}", file=sys.stderr)

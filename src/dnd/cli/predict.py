@@ -19,13 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dnd.checks import output_file, torch_device
+    from dnd.data.featurize import atom_limit
     from dnd.inference.predict import predict_file
     from dnd.models.property import load_property_model
 
     device = torch_device(args.accelerator)  # option errors before the model is read
     output_file(args.out)
     model = load_property_model(args.model).to(device)
-    table = predict_file(model, args.input, args.out, args.smiles_column, args.batch_size)
+    with atom_limit(args.max_atoms):
+        table = predict_file(model, args.input, args.out, args.smiles_column, args.batch_size)
     n_bad = int((table["error"] != "").sum())
     spec = model.spec
     unit = f" in {spec.unit}" if spec.unit and spec.task_type == "regression" else ""

@@ -37,7 +37,7 @@ def check_hydrogens(hydrogens: str) -> str:
 TEACHER_MAX_Z = 100
 
 
-# Size limit of featurized molecules (atoms as given); see dnd.data.featurize.set_max_atoms.
+# Size limit of featurized molecules (atoms as given); see dnd.data.featurize.atom_limit.
 DEFAULT_MAX_ATOMS = 1000
 
 
@@ -65,3 +65,4 @@ class CorpusConfig:
                              "hydrogens a heavy-atom SDF lacks")
     num_conformers: int = setting(1, help="smiles source: RDKit conformers per molecule")
     conformer_seed: int = setting(0, help="smiles source: embedding seed")
+    max_atoms: int | None = setting(None, help=f"skip molecules with more atoms than this (default {DEFAULT_MAX_ATOMS})")

@@ -31,6 +31,7 @@ from torch_geometric.data import Data
 
 from dnd.data import builder, cache
 from dnd.data.config import CorpusConfig, check_hydrogens
+from dnd.data.featurize import atom_limit
 from dnd.data.paired import make_data
 from dnd.data.report import BadRecordError, DataFileError, Report
 from dnd.data.sources import source_files
@@ -43,6 +44,11 @@ def load_corpus(c: CorpusConfig) -> list[Data]:
     """The corpus records: read (at most `limit`, in file order), optionally restricted to a
     QM9 pool slice, then a seeded random `sample`. Files such as QM9 are ordered by molecule
     size, so their first N records are not representative: use `sample` for a subset."""
+    with atom_limit(c.max_atoms):
+        return _load_corpus(c)
+
+
+def _load_corpus(c: CorpusConfig) -> list[Data]:
     check_hydrogens(c.hydrogens)
     if c.source != "smiles" and (c.num_conformers, c.conformer_seed) != (1, 0):
         raise UsageError(f"num_conformers/conformer_seed apply to the smiles source only, not {c.source!r}")

@@ -14,7 +14,9 @@ crashing deep inside OGB or emitting a meaningless index.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import lru_cache
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -34,17 +36,25 @@ FEATURIZER_VERSION = "ogb-features-1+chemprop-v2-1"
 # split and the graph transformer grow much faster than linearly with size (measured on a 2-core
 # CPU: scaffold key of a 1,000-atom chain 1.3 s, 2,000 atoms 11.5 s; `dnd predict` of a 6,000-atom
 # SMILES 70 s and 2.2 GB), and no molecule of the OGB/MoleculeNet sets has more than ~500 heavy
-# atoms, so a bigger one is a polymer/protein or a mistake: reported and skipped. `--max-atoms`
-# (set_max_atoms) raises it. DEFAULT_MAX_ATOMS lives in dnd.data.config (the CLI shows it).
+# atoms, so a bigger one is a polymer/protein or a mistake: reported and skipped. The corpus and
+# task configs raise it (`max_atoms`, applied with `atom_limit` while they load). DEFAULT_MAX_ATOMS
+# lives in dnd.data.config (the CLI shows it).
 _max_atoms = DEFAULT_MAX_ATOMS
 
 
-def set_max_atoms(limit: int) -> None:
-    """Process-wide size limit of `mol_to_graph` (the CLI's --max-atoms); part of cache keys."""
+@contextmanager
+def atom_limit(limit: int | None) -> Iterator[None]:
+    """Size limit of `mol_to_graph` while the block runs (None: leave it as it is); part of cache
+    keys, and inherited by the worker processes the block forks."""
     global _max_atoms
-    if int(limit) < 1:
-        raise UsageError(f"--max-atoms must be positive, got {limit}")
-    _max_atoms = int(limit)
+    if limit is not None and int(limit) < 1:
+        raise UsageError(f"--max-atoms (max_atoms) must be positive, got {limit}")
+    previous = _max_atoms
+    _max_atoms = previous if limit is None else int(limit)
+    try:
+        yield
+    finally:
+        _max_atoms = previous
 
 
 def featurizer_key() -> str:

@@ -52,7 +52,9 @@ def pretrain(cfg: ExperimentConfig, work: Path) -> dict[str, Path | None]:
             print(f"        corpus: {len(records)} paired molecules ({cfg.corpus.source})", flush=True)
         return records
 
-    corpus_key = fingerprint(dataclasses.asdict(cfg.corpus))
+    # max_atoms came later: left out of the key while unset, so older work folders stay reusable
+    corpus_key = fingerprint({k: v for k, v in dataclasses.asdict(cfg.corpus).items()
+                              if not (k == "max_atoms" and v is None)})
     out: dict[str, Path | None] = {"randinit": None}
     needs_teacher = bool(methods & {"dnd-graph", "dnd-node"})
     teacher = None

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from dnd.errors import UnknownNameError, UsageError
 from dnd.data.report import Report
 from dnd.data.embedded import ogb_root
+from dnd.data.featurize import atom_limit
 from dnd.data.tasks.base import TaskData
 from dnd.data.tasks.csv_task import is_csv_path, load_csv_task
 from dnd.data.tasks.curated import CURATED, load_curated
@@ -39,10 +40,14 @@ def load_task(name_or_path: str | os.PathLike, root: str | os.PathLike | None = 
     `seed` drives random splits (curated sets, CSVs with split="random"); OGB splits are fixed
     and QM9 uses 3DInfomax's split seed unless `split_seed=` is given.
     """
-    report = Report(strict=strict)
     name = str(name_or_path)
-    loader = task_loader(name)
     check_task_options(name, opts)
+    with atom_limit(opts.pop("max_atoms", None)):
+        return _load(name, root, seed, Report(strict=strict), cache_dir, opts)
+
+
+def _load(name: str, root, seed: int, report: Report, cache_dir, opts: dict[str, Any]) -> TaskData:
+    loader = task_loader(name)
     if name in OGB_TASKS:
         return loader(name, root=root, report=report, embedded_root=ogb_root(), cache_dir=cache_dir, **opts)
     if name in CURATED:
@@ -72,7 +77,7 @@ _INTERNAL = {"name", "name_or_path", "path_or_name", "root", "seed", "report", "
 def task_option_names(name: str) -> list[str]:
     """The per-task options `name`'s loader accepts (e.g. target_columns for a CSV)."""
     params = inspect.signature(task_loader(name)).parameters
-    return [p for p in params if p not in _INTERNAL]
+    return [*(p for p in params if p not in _INTERNAL), "max_atoms"]  # max_atoms: load_task's own
 
 
 def check_task_options(name: str, opts: dict[str, Any]) -> None:
