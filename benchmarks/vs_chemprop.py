@@ -48,7 +48,7 @@ chemprop's default featurisation and dnd's evaluator scores it; the same model m
 reproduce chemprop's own test_predictions.csv (1e-4), else the run fails. Rows without the column
 (copied from an older runs.csv) are scored from their best.pt in `--work` when it reproduces the
 row's recorded test metric. selection.csv / selection.md rank the methods on validation only, at
-`--select-fraction` (default 1.0): per task the paired valid Δ vs defaults, overall the mean over
+each `--select-fraction` (default 1.0): per task the paired valid Δ vs defaults, overall the mean over
 tasks of the relative valid gain; choose a recipe there, then read its test numbers once.
 
 runs.csv, one row per task, method, seed and fraction: `task`, `method`, `seed`,
@@ -756,8 +756,8 @@ def main(argv=None) -> int:
                          "('chemprop defaults [RECIPE]'); the plain defaults row always runs")
     ap.add_argument("--recipes-only", action="store_true",
                     help="run the foundations under the recipes only, not also as chemprop ships")
-    ap.add_argument("--select-fraction", type=float, default=1.0,
-                    help="fraction whose validation metric selection.md ranks the methods on")
+    ap.add_argument("--select-fraction", nargs="+", type=float, default=[1.0],
+                    help="fractions at which selection.md ranks the methods on the validation metric")
     ap.add_argument("--no-defaults", action="store_true", help="skip the chemprop-defaults row")
     ap.add_argument("--workers", type=int, default=1, help="runs in parallel (one core each)")
     ap.add_argument("--summary-only", action="store_true", help="rewrite the tables from runs.csv")
@@ -805,10 +805,11 @@ def main(argv=None) -> int:
     report = markdown(summary) + "\nTargets (issue 12, full labels):\n\n" + target_check(summary)
     (out / "summary.md").write_text(report)
     print(report)
-    chosen = selection(runs, args.select_fraction)
-    if not chosen.empty:
-        chosen.to_csv(out / "selection.csv", index=False)
-        text = selection_markdown(chosen, args.select_fraction)
+    tables = [(f, selection(runs, f)) for f in args.select_fraction]
+    tables = [(f, t) for f, t in tables if not t.empty]
+    if tables:
+        pd.concat([t for _, t in tables], ignore_index=True).to_csv(out / "selection.csv", index=False)
+        text = "\n".join(f"## Fraction {f:g}\n\n" + selection_markdown(t, f) for f, t in tables)
         (out / "selection.md").write_text(text)
         print(text)
     if args.plot:

@@ -3,8 +3,9 @@
 # (TorchMD-NET cpu-fast, seed 0) is trained 5 epochs on the corpus of the ANI-2x/xTB students
 # (first 12,000 molecules of MOSES shard 0), saving a checkpoint every epoch; each checkpoint,
 # and its initialisation (the untrained control with the same seed: exactly the run's step 0),
-# is distilled into chemprop's D-MPNN (D&D-NODE, 10 epochs) and exported. Every step resumes or
-# is skipped when its output exists.
+# is distilled into chemprop's D-MPNN (D&D-NODE, 10 epochs, on the first N_DISTILL=6000 molecules
+# of the same corpus, to fit the CPU) and exported. Every step resumes or is skipped when its
+# output exists.
 #   scripts/denoiser_quality.sh teacher           # the denoising run (about 20 min per epoch here)
 #   scripts/denoiser_quality.sh distill STEP...   # STEP: 0 (the init), 357 (epoch 1), 1071, 1785
 set -euo pipefail
@@ -12,9 +13,9 @@ DATA=${DATA:-../shared/data}
 RUNS=${RUNS:-runs/denoiser-quality}
 export OMP_NUM_THREADS=1
 DND=${DND:-.venv/bin/dnd}
-corpus=(--source sdf --path "$DATA/moses-conformers/moses-conformers-0.sdf.gz" --limit 12000)
+corpus=(--source sdf --path "$DATA/moses-conformers/moses-conformers-0.sdf.gz")
 if [ "$1" = teacher ]; then
-  $DND denoise --preset cpu-fast "${corpus[@]}" --hydrogens dft --out "$RUNS/teacher" --max-epochs 5 \
+  $DND denoise --preset cpu-fast "${corpus[@]}" --limit 12000 --hydrogens dft --out "$RUNS/teacher" --max-epochs 5 \
       --checkpoint-every-n-steps 357 --no-progress --seed 0 --resume
   exit
 fi
@@ -23,7 +24,7 @@ for step in "$@"; do
   if [ "$step" = 0 ]; then teacher=(--teacher "$RUNS/teacher/checkpoints/step357.ckpt" --control); name=step0
   else teacher=(--teacher "$RUNS/teacher/checkpoints/step$step.ckpt"); name=step$step; fi
   [ -f "$RUNS/$name/student.ckpt" ] || $DND distill "${teacher[@]}" --cached --variant node --encoder dmpnn \
-      --preset chemprop "${corpus[@]}" --feature-cache runs/teacher-features --max-epochs 10 --lr 1e-3 --seed 0 \
+      --preset chemprop "${corpus[@]}" --limit "${N_DISTILL:-6000}" --feature-cache runs/teacher-features --max-epochs 10 --lr 1e-3 --seed 0 \
       --no-progress --resume --out "$RUNS/$name" > "$RUNS/$name.log" 2>&1
   $DND export chemprop "$RUNS/$name/student.ckpt" --out "$RUNS/$name.chemprop.pt" >> "$RUNS/$name.log" 2>&1
 done

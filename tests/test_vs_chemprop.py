@@ -330,3 +330,16 @@ def test_train_command_has_foundation_and_recipe_flags_after_the_fixed_ones():
     # the command chemprop's parser reads back: the recipe's value, the benchmark's seed
     args = vc._chemprop_train_args(cmd[2:])
     assert args.max_lr == 3e-4 and args.pytorch_seed == 3 and args.from_foundation == "/f.pt"
+
+
+def test_selection_files_per_fraction(tmp_path, monkeypatch):
+    runs = _valid_runs({vc.DEFAULTS: [(1.0, 1.0)] * 3, "chemprop + F foundation [a]": [(0.9, 1.2)] * 3})
+    few = runs.assign(train_fraction=0.1, valid_rmse=runs.valid_rmse[::-1].to_numpy())
+    pd.concat([runs, few]).to_csv(tmp_path / "runs.csv", index=False)
+    monkeypatch.setattr(vc, "fill_valid", lambda runs, *a: runs)
+    vc.main(["--data-root", "x", "--out", str(tmp_path), "--summary-only", "--tasks", "ogbg-molesol",
+             "--select-fraction", "1.0", "0.1"])
+    table = pd.read_csv(tmp_path / "selection.csv")
+    assert sorted(table.train_fraction.unique()) == [0.1, 1.0]
+    md = (tmp_path / "selection.md").read_text()
+    assert "## Fraction 1" in md and "## Fraction 0.1" in md

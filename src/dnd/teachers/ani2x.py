@@ -20,7 +20,6 @@ control is a random network of the same inputs.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from typing import Sequence
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 
 from dnd.errors import UsageError
-from dnd.teachers.base import FeatureTeacher, TeacherOutput, TeacherSpec
+from dnd.teachers.base import FeatureTeacher, TeacherOutput, TeacherSpec, weights_digest
 
 ELEMENTS = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F", 16: "S", 17: "Cl"}
 MEMBERS = 8
@@ -83,12 +82,7 @@ class ANI2xTeacher(FeatureTeacher):
         self.atom_dim = self.width * len(self.members)
 
     def identity(self) -> dict:
-        h = hashlib.sha256()
-        for m in self.members:
-            for k, v in sorted(m.state_dict().items()):
-                h.update(k.encode())
-                h.update(v.detach().cpu().contiguous().numpy().tobytes())
-        weights = h.hexdigest()
+        weights = weights_digest(*self.members)
         return {"kind": self.kind, "format": 1, "member": self.spec.member, "layer": self.layer,
                 "control": self.spec.control, "seed": self.spec.seed if self.spec.control else None,
                 "weights": weights}

@@ -58,6 +58,17 @@ def digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def weights_digest(*modules) -> str:
+    """sha256 of the modules' parameters and buffers (by name, module after module): equal
+    digests, equal networks."""
+    h = hashlib.sha256()
+    for module in modules:
+        for name, tensor in sorted(module.state_dict().items()):
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 class FeatureTeacher(ABC):
     """A frozen teacher: records in, per-atom (and per-molecule) features out."""
 

@@ -14,7 +14,6 @@ network itself: `network()`.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Sequence
 
 import numpy as np
@@ -22,16 +21,7 @@ import torch
 
 from dnd.data.loader import make_loader
 from dnd.models.teacher import Teacher, atom_batch, load_teacher
-from dnd.teachers.base import FeatureTeacher, TeacherOutput, TeacherSpec
-
-
-def weights_digest(module: torch.nn.Module) -> str:
-    """sha256 of a module's parameters and buffers, by name: equal digests, equal outputs."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
+from dnd.teachers.base import FeatureTeacher, TeacherOutput, TeacherSpec, weights_digest
 
 
 class DenoisedTeacher(FeatureTeacher):
