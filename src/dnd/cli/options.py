@@ -87,7 +87,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config: Any, title: st
         shown = default_note or (json.dumps(value) if isinstance(value, (dict, list)) else value)
         text = f.metadata.get("help", "") + ("" if shown is None else f" (default: {shown})")
         kind = _argument_type(tp)
-        if "action" not in kind:
+        if "action" not in kind and not f.metadata.get("choices"):  # choices show themselves
             kind.setdefault("metavar", name.upper())
         group.add_argument(flag, dest=dest, default=argparse.SUPPRESS, choices=f.metadata.get("choices"),
                            help=text.replace("%", "%%"), **kind)
