@@ -21,15 +21,18 @@ from dnd.models.config import Method
 from dnd.training.config import DenoiseConfig, DistillRunConfig, FinetuneConfig, InfomaxRunConfig
 
 # verb -> (its configs, the arguments that say where a run goes or what it runs on, not how it trains)
-RUN = ("out", "resume", "max_atoms")
+RUN = ("out", "resume")
 VERBS = {
     "denoise": ([CorpusConfig(), DenoiseConfig()], (*RUN, "preset")),
     "distill": ([CorpusConfig(), DistillRunConfig()],
                 (*RUN, "teacher", "control", "ani2x_member", "ani2x_layer", "ani2x_dir", "exclude_tasks", "data_root")),
     "infomax": ([CorpusConfig(), InfomaxRunConfig()], RUN),
     "finetune": ([FinetuneConfig()], (*RUN, "task", "data_root", "split_seed", "cache_dir", "smiles_column",
-                                      "target_columns", "task_type", "split", "seeds")),
+                                      "target_columns", "task_type", "split", "max_atoms", "seeds")),
     "quickstart": ([QuickstartConfig()], ("out",)),
+    "teacher-features": ([CorpusConfig()], ("teacher", "control", "ani2x_member", "ani2x_layer", "ani2x_dir",
+                                            "feature_cache", "shard", "chunk_size", "seed")),
+    "attention": ([CorpusConfig()], ("student", "seed", "molecules", "val_fraction", "out")),
 }
 
 
