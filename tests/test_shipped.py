@@ -12,6 +12,7 @@ from dnd.models.checkpoint import load_encoder
 from dnd.models.shipped import available, resolve, shipped_dir
 from dnd.models.teacher import load_teacher
 from dnd.models.checkpoint import CheckpointError
+from dnd.errors import UsageError
 
 
 def _main(*args):
@@ -71,14 +72,28 @@ def test_export_a_shipped_student(tmp_path):
     assert (tmp_path / "fm.pt").stat().st_size > 100_000
 
 
-def test_quickstart_shipped_path_finetunes_and_predicts(tmp_path):
-    from dnd.experiment.config import QuickstartConfig
-    from dnd.experiment.quickstart import DEMO_SMILES, run_quickstart
+def test_quickstart_shipped_path_trains_chemprop_from_the_foundation_and_predicts(tmp_path):
+    """The quickstart's first path is the recommended command: the shipped xTB foundation exported,
+    `chemprop train --from-foundation` on the embedded ESOL with dnd's split, its test metric
+    computed by dnd's evaluator from chemprop's predictions, and one prediction row per demo
+    SMILES, the unreadable one kept with its reason."""
     import pandas as pd
-    out = run_quickstart(QuickstartConfig(shipped_epochs=2, pipeline=False), tmp_path)
+    from chemprop.models import MPNN
+
+    from dnd.experiment.config import QuickstartConfig
+    from dnd.experiment.quickstart import DEMO_SMILES, SHIPPED_MODEL, run_quickstart
+
+    out = run_quickstart(QuickstartConfig(shipped_epochs=3, pipeline=False), tmp_path)
     result = out["shipped"]
-    assert result["metric"] == "rmse" and result["test"] < 3.0
-    hp = torch.load(result["checkpoint"], weights_only=True)["hyper_parameters"]
-    assert hp["encoder_name"] == "dmpnn" and hp["readout"] == "norm"
+    assert result["metric"] == "rmse" and 0.5 < result["test"] < 3.0
+    # chemprop started from the foundation's message passing, not from a random one
+    foundation = MPNN.load_from_file(tmp_path / "shipped" / f"{SHIPPED_MODEL}.chemprop.pt")
+    student = load_encoder(f"dnd:{SHIPPED_MODEL}")
+    assert foundation.message_passing.W_i.weight.shape[0] == student.hidden_dim
     preds = pd.read_csv(tmp_path / "shipped" / "predictions.csv")
-    assert len(preds) == len(DEMO_SMILES) and preds["error"].notna().sum() == 1
+    assert preds["smiles"].tolist() == DEMO_SMILES
+    bad = preds["error"].notna()
+    assert bad.sum() == 1 and "C1CC(invalid" in preds.loc[bad, "smiles"].tolist()
+    assert preds.loc[~bad].filter(like="pred_").notna().all().all() and preds.loc[bad].filter(like="pred_").isna().all().all()
+    with pytest.raises(UsageError, match="--shipped-epochs 2"):
+        run_quickstart(QuickstartConfig(shipped_epochs=2, pipeline=False), tmp_path / "short")

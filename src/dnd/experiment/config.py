@@ -177,5 +177,6 @@ class QuickstartConfig:
     """`dnd quickstart`'s own settings; its pipeline is the shipped experiment config
     `dnd/experiment/quickstart.yaml` (copy it and `dnd run` the copy to change sizes)."""
 
-    shipped_epochs: int = setting(30, help="finetuning epochs of the shipped-model path (0 skips it)")
+    shipped_epochs: int | None = setting(None, help="chemprop epochs of the shipped-model path (default: the "
+                                         "recommended recipe's; 0 skips it)")
     pipeline: bool = setting(True, help="then the whole pipeline from scratch (off: stop after the shipped model)")
