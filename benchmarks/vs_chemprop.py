@@ -74,7 +74,6 @@ import argparse
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 import warnings
@@ -84,6 +83,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from dnd.experiment import chemprop as chemprop_cli  # the commands, shared with dnd quickstart
 
 OGB_TASKS = ["ogbg-molesol", "ogbg-molfreesolv", "ogbg-mollipo", "ogbg-molbbbp", "ogbg-molbace",
              "ogbg-molclintox", "ogbg-molsider"]
@@ -131,23 +132,6 @@ def subset_task(task, fraction: float, seed: int):
     spec's label std, fitted on the whole split, stays the unit of `mae_std` at every fraction)."""
     keep = train_subset(len(task.train), fraction, seed)
     return replace(task, train=[task.train[i] for i in keep])
-
-
-def chemprop_exe() -> str:
-    exe = shutil.which("chemprop", path=str(Path(sys.executable).parent)) or shutil.which("chemprop")
-    if exe is None:
-        raise SystemExit("chemprop's command line is not installed (pip install 'chemprop>=2.3,<2.4')")
-    return exe
-
-
-def write_split_csv(task, path: Path) -> list[str]:
-    """One CSV with a `split` column (train/val/test) holding exactly dnd's split."""
-    names = [f"t{i}" for i in range(task.spec.num_tasks)]
-    rows = [[r.smiles, *r.y.view(-1).tolist(), split]
-            for split, recs in (("train", task.train), ("val", task.valid), ("test", task.test))
-            for r in recs]
-    pd.DataFrame(rows, columns=["smiles", *names, "split"]).to_csv(path, index=False)
-    return names
 
 
 def score(task, pred: np.ndarray, records=None) -> dict[str, float]:
@@ -275,15 +259,11 @@ def _row(job: dict, n_train: int, seconds: float) -> dict:
 
 
 def train_command(job: dict, csv: Path, names: list[str], kind: str, out: Path) -> list[str]:
-    """The `chemprop train` command of one run: dnd's split, the run's seed for both of
-    chemprop's seeds, the foundation (if any), then the recipe's flags (if any)."""
-    cmd = [chemprop_exe(), "train", "-i", str(csv), "-s", "smiles", "--target-columns", *names,
-           "--splits-column", "split", "-t", kind, "--pytorch-seed", str(job["seed"]),
-           "--data-seed", str(job["seed"]), "-o", str(out), "-q",
-           "--accelerator", "cpu", "--num-workers", "0"]
-    if job["foundation"]:
-        cmd += ["--from-foundation", job["foundation"]]
-    return cmd + list(job.get("flags") or [])
+    """The `chemprop train` command of one run (`dnd.experiment.chemprop.train_command`: dnd's
+    split, the run's seed for both of chemprop's seeds, the foundation if any), then the recipe's
+    flags (if any)."""
+    return chemprop_cli.train_command(csv, names, kind, out, job["seed"], job["foundation"] or None,
+                                  tuple(job.get("flags") or ()))
 
 
 def run_chemprop(job: dict) -> dict:
@@ -295,20 +275,15 @@ def run_chemprop(job: dict) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     csv = work / "data.csv"
-    names = write_split_csv(train_task, csv)
+    names = chemprop_cli.write_split_csv(train_task, csv)
     kind = "classification" if task.spec.task_type == "classification" else "regression"
     cmd = train_command(job, csv, names, kind, work / "model")
     start = time.time()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | {"OMP_NUM_THREADS": "1"})
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
-    preds = pd.read_csv(next((work / "model").rglob("test_predictions.csv")))
-    if preds["smiles"].tolist() != [r.smiles for r in task.test]:
-        raise RuntimeError(f"{job['task']}: chemprop's test predictions are not in test-split order")
+    chemprop_cli.run_command(cmd)
     row = _row(job, len(train_task.train), time.time() - start)
-    test_pred = preds[names].to_numpy(dtype=float)
+    test_pred = chemprop_cli.read_test_predictions(task, work / "model", names)
     row |= score(task, test_pred)
-    row |= valid_scores(task, next((work / "model").rglob("best.pt")), test_reference=test_pred)
+    row |= valid_scores(task, chemprop_cli.best_model(work / "model"), test_reference=test_pred)
     shutil.rmtree(work / "model" / "model_0" / "checkpoints", ignore_errors=True)  # keep best.pt only
     return row
 
