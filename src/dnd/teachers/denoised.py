@@ -33,13 +33,15 @@ class DenoisedTeacher(FeatureTeacher):
         self.batch_size, self.device = batch_size, torch.device(device)
         net = load_teacher(spec.name)
         if spec.control:
-            torch.manual_seed(spec.seed)
-            control = Teacher(net.config)
+            with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+                torch.manual_seed(spec.seed)
+                control = Teacher(net.config)
             control.featurizer_version = net.featurizer_version
             net = control.freeze()
         self.net = net
         self.atom_dim = net.hidden_dim
         self.atom_names = tuple(f"h{i}" for i in range(net.hidden_dim))
+        self._weights = weights_digest(net)  # frozen: hashed once, not per chunk
 
     def network(self) -> Teacher:
         """The frozen TorchMD-NET (the control's when `spec.control`), for live distillation."""
@@ -47,7 +49,7 @@ class DenoisedTeacher(FeatureTeacher):
 
     def identity(self) -> dict:
         # the checkpoint path is not part of it: a copied checkpoint keeps its features
-        return {"kind": self.kind, "config": self.net.config.to_dict(), "weights": weights_digest(self.net),
+        return {"kind": self.kind, "config": self.net.config.to_dict(), "weights": self._weights,
                 "control": self.spec.control, "seed": self.spec.seed if self.spec.control else None}
 
     @torch.no_grad()
