@@ -343,3 +343,24 @@ def test_selection_files_per_fraction(tmp_path, monkeypatch):
     assert sorted(table.train_fraction.unique()) == [0.1, 1.0]
     md = (tmp_path / "selection.md").read_text()
     assert "## Fraction 1" in md and "## Fraction 0.1" in md
+
+
+def test_pick_on_valid_takes_each_seeds_better_validation_run():
+    """The rule a user can follow (scripts/foundation_vs_recipe_alone.py): per seed, the run with
+    the better valid metric; checked against hand-picked test values, for an error metric."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import foundation_vs_recipe_alone as fv
+
+    found, alone = "chemprop + X foundation [long]", fv.REFERENCE
+    rows = [  # (method, seed, valid_rmse, rmse)
+        (found, 0, 1.0, 2.0), (alone, 0, 1.5, 3.0), (vc.DEFAULTS, 0, 9.0, 4.0),   # foundation picked
+        (found, 1, 2.0, 1.0), (alone, 1, 1.0, 5.0), (vc.DEFAULTS, 1, 9.0, 4.0),   # recipe alone picked
+        (found, 2, 1.0, 3.0), (alone, 2, 2.0, 3.0)]                               # no defaults row: left out
+    runs = pd.DataFrame(rows, columns=["method", "seed", "valid_rmse", "rmse"]).assign(
+        task="t", train_fraction=0.1, rocauc=np.nan)
+    (row,) = fv.pick_on_valid(runs, found).to_dict("records")
+    assert row["n"] == 2 and row["foundation_picked"] == 1 and row["metric"] == "rmse"
+    assert row["test_mean"] == pytest.approx(3.5)               # seed 0: 2.0, seed 1: 5.0
+    assert row["vs_defaults_mean"] == pytest.approx(0.5)         # (4-2 + 4-5) / 2
+    assert row["vs_recipe_alone_mean"] == pytest.approx(0.5)     # (3-2 + 5-5) / 2
+    assert row["vs_recipe_alone_won"] == 1
