@@ -2,11 +2,14 @@
 fraction, one row per task with every method's test metric (mean ± std over seeds) and, in
 brackets, the seeds it won against chemprop's defaults on the same subset; then each teacher
 against its control (paired Δ, seeds won, p and Holm-adjusted p as benchmarks/vs_chemprop.py
-computed them), and the few-label targets of issue 21 checked for one foundation.
+computed them), and the few-label targets of issue 21 checked for one foundation. With --pick, the
+rule of scripts/foundation_vs_recipe_alone.py (per seed, the better of two runs on validation)
+joins the tables as one more method.
 
     python scripts/low_label_table.py results/vs-chemprop/summary.csv > results/vs-chemprop/few-labels.md
     python scripts/low_label_table.py results/vs-chemprop/recipes/summary.csv \
-        --foundation "chemprop + xTB NODE+GRAPH foundation [long]" > results/vs-chemprop/recipes/few-labels.md
+        --foundation "chemprop + xTB NODE+GRAPH foundation [long]" \
+        --pick results/vs-chemprop/recipes/pick_on_valid.csv > results/vs-chemprop/recipes/few-labels.md
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ SHORT = {"chemprop defaults": "no foundation",
          "chemprop + xTB NODE+GRAPH, control foundation": "xTB control"}
 OGB = ["ogbg-molfreesolv", "ogbg-molesol", "ogbg-mollipo", "ogbg-molbace", "ogbg-molbbbp", "ogbg-molclintox",
        "ogbg-molsider"]
+PICKED = "picked on valid: xTB [long] or no foundation [long]"
 RATIO_TASKS = ["ogbg-molfreesolv", "ogbg-molesol", "ogbg-mollipo"]   # issue 21: RMSE <= 0.80x defaults at 10%
 
 
 def short(method: str) -> str:
     """A column label: the method's short name, its recipe kept ('xTB control [long]')."""
-    if method == DEFAULTS:
-        return "chemprop defaults"
+    if method in (DEFAULTS, PICKED):
+        return "chemprop defaults" if method == DEFAULTS else PICKED
     base, recipe = re.fullmatch(r"(.*?)( \[[^\]]+\])?", method).groups()
     return SHORT.get(base, base) + (recipe or "")
 
@@ -53,6 +57,7 @@ def targets(s: pd.DataFrame, foundation: str) -> list[str]:
         f = f[f.task.isin(OGB)]
         better = [t for t, r in zip(f.task, f.itertuples()) if r.vs_defaults_mean > 0]
         beyond = [t for t, r in zip(f.task, f.itertuples()) if r.vs_control_mean > r.vs_control_std]
+        has_control = f.vs_control_mean.notna().any()
         ratios = []
         if abs(frac - 0.1) < 1e-9:
             base = s[(s.method == DEFAULTS) & (s.train_fraction == frac)].set_index("task")["mean"]
@@ -61,17 +66,29 @@ def targets(s: pd.DataFrame, foundation: str) -> list[str]:
                 ratios.append(f"{t.removeprefix('ogbg-mol')} {row['mean'].iloc[0] / base[t]:.2f}" if len(row)
                               else f"{t.removeprefix('ogbg-mol')} not run")
         name = lambda ts: ", ".join(t.removeprefix("ogbg-mol") for t in ts) or "none"
-        lines.append(f"| {frac:g} | {len(f)} | {len(better)} ({name(better)}) | {len(beyond)} ({name(beyond)}) | "
+        versus_control = f"{len(beyond)} ({name(beyond)})" if has_control else "no control of its own"
+        lines.append(f"| {frac:g} | {len(f)} | {len(better)} ({name(better)}) | {versus_control} | "
                      f"{'; '.join(ratios) or '-'} |")
     return lines
+
+
+def picked_rows(pick: pd.DataFrame) -> pd.DataFrame:
+    """pick_on_valid.csv's rows in summary.csv's columns, as the method PICKED."""
+    return pd.DataFrame({"task": pick.task, "train_fraction": pick.train_fraction, "method": PICKED,
+                         "metric": pick.metric, "mean": pick.test_mean, "std": pick.test_std, "n_seeds": pick.n,
+                         "vs_defaults_mean": pick.vs_defaults_mean, "vs_defaults_std": pick.vs_defaults_std,
+                         "vs_defaults_n": pick.n, "vs_defaults_won": pick.vs_defaults_won})
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("summary", help="a summary.csv written by benchmarks/vs_chemprop.py")
     ap.add_argument("--foundation", help="the method whose issue-21 targets are checked (full method name)")
+    ap.add_argument("--pick", help="a pick_on_valid.csv (scripts/foundation_vs_recipe_alone.py): one more column")
     args = ap.parse_args(argv)
     s = pd.read_csv(args.summary)
+    if args.pick:
+        s = pd.concat([s, picked_rows(pd.read_csv(args.pick))], ignore_index=True)
     primary = s[s.vs_defaults_n.notna()].groupby("task").metric.first()  # the task's own metric
     s = s[(s.train_fraction < 1) & (s.metric == s.task.map(primary))]
     methods = [DEFAULTS] + [m for m in dict.fromkeys(s.method) if m != DEFAULTS]
@@ -103,8 +120,9 @@ def main(argv=None) -> None:
             beyond = int((g.vs_defaults_mean > g.vs_defaults_std).sum())
             out.append(f"- {int(round(frac * 100))}%, {short(m)}: better by paired mean on {better} of {len(g)} tasks, "
                        f"by more than the std of the paired difference on {beyond}")
-    if args.foundation:
-        out += targets(s, args.foundation)
+    for method in (args.foundation, PICKED if args.pick else None):
+        if method:
+            out += targets(s, method)
     print("\n".join(out))
 
 
