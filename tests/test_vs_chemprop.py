@@ -364,3 +364,21 @@ def test_pick_on_valid_takes_each_seeds_better_validation_run():
     assert row["vs_defaults_mean"] == pytest.approx(0.5)         # (4-2 + 4-5) / 2
     assert row["vs_recipe_alone_mean"] == pytest.approx(0.5)     # (3-2 + 5-5) / 2
     assert row["vs_recipe_alone_won"] == 1
+
+
+def test_full_label_targets_count_mean_and_std_sum_by_hand():
+    """Issue 21's full-label targets (scripts/low_label_table.py --labels full): better by mean,
+    beyond the sum of both stds, in the metric's own direction, and ESOL no worse."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import low_label_table as lt
+
+    f = "chemprop + X foundation [long]"
+    rows = [  # (task, method, metric, mean, std)
+        ("ogbg-molesol", lt.DEFAULTS, "rmse", 0.80, 0.01), ("ogbg-molesol", f, "rmse", 0.81, 0.01),    # worse
+        ("ogbg-molbbbp", lt.DEFAULTS, "rocauc", 0.60, 0.01), ("ogbg-molbbbp", f, "rocauc", 0.65, 0.01),  # beyond
+        ("ogbg-molbace", lt.DEFAULTS, "rocauc", 0.70, 0.03), ("ogbg-molbace", f, "rocauc", 0.72, 0.03),  # within
+        ("ogbg-molfreesolv", lt.DEFAULTS, "rmse", 2.4, 0.1), ("ogbg-molfreesolv", f, "rmse", 2.0, 0.1)]  # beyond
+    s = pd.DataFrame(rows, columns=["task", "method", "metric", "mean", "std"])
+    last = lt.full_label_targets(s, f)[-1]
+    assert "| 4 | 3 (bbbp, bace, freesolv) | 2 (bbbp, freesolv) |" in last
+    assert "0.8100 vs 0.8000 (missed)" in last
