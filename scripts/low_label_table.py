@@ -1,6 +1,6 @@
 """The few-label (or, with --labels full, the full-label) tables of results/README.md from a
-vs_chemprop summary.csv: per training fraction, one row per task with every method's test metric (mean ± std over seeds) and, in
-brackets, the seeds it won against chemprop's defaults on the same subset; then each teacher
+vs_chemprop summary.csv: per training fraction, one row per task with every method's test metric
+(mean ± std over seeds) and, in brackets, the seeds it won against chemprop's defaults on the same subset; then each teacher
 against its control (paired Δ, seeds won, p and Holm-adjusted p as benchmarks/vs_chemprop.py
 computed them), and issue 21's targets for that regime checked for one foundation. With --pick, the
 rule of scripts/foundation_vs_recipe_alone.py (per seed, the better of two runs on validation)
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -111,7 +112,12 @@ def main(argv=None) -> None:
     ap.add_argument("--labels", choices=["few", "full"], default="few",
                     help="few: the fractions below 1 (default); full: fraction 1")
     args = ap.parse_args(argv)
+    for path in (args.summary, args.pick):
+        if path and not Path(path).is_file():
+            ap.error(f"{path}: no such file; give a summary.csv / pick_on_valid.csv written by the benchmark")
     s = pd.read_csv(args.summary)
+    if args.foundation and args.foundation not in set(s.method):
+        ap.error(f"--foundation {args.foundation!r} is not a method of {args.summary}; give the full method name")
     if args.pick:
         s = pd.concat([s, picked_rows(pd.read_csv(args.pick))], ignore_index=True)
     primary = s[s.vs_defaults_n.notna()].groupby("task").metric.first()  # the task's own metric
@@ -131,10 +137,10 @@ def main(argv=None) -> None:
                 "|---|---|" + "---|" * len(cols)]
         for task, t in f.groupby("task", sort=False):
             by = t.set_index("method")
-            cells = [cell(by.loc[m]) if m in by.index else "" for m in cols]
-            arrow = "↓" if t.metric.iloc[0] != "rocauc" else "↑"
             if DEFAULTS not in by.index:  # only the paper's rows: nothing of ours to compare
                 continue
+            cells = [cell(by.loc[m]) if m in by.index else "" for m in cols]
+            arrow = "↓" if t.metric.iloc[0] != "rocauc" else "↑"
             out.append(f"| {task} ({t.metric.iloc[0]} {arrow}) | {int(by.loc[DEFAULTS].n_seeds)} | "
                        + " | ".join(cells) + " |")
     out += ["\n### Teacher against its control (paired by seed; Δ > 0: the teacher is better)\n",

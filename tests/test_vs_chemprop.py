@@ -382,3 +382,19 @@ def test_full_label_targets_count_mean_and_std_sum_by_hand():
     last = lt.full_label_targets(s, f)[-1]
     assert "| 4 | 3 (bbbp, bace, freesolv) | 2 (bbbp, freesolv) |" in last
     assert "0.8100 vs 0.8000 (missed)" in last
+
+
+def test_low_label_table_refuses_unknown_foundation_and_missing_file(tmp_path, capsys):
+    """A misspelt --foundation or a missing summary is one line and exit code 2, never an empty
+    targets table."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import low_label_table as lt
+
+    summary = tmp_path / "summary.csv"
+    pd.DataFrame({"task": ["ogbg-molesol"], "train_fraction": [0.1], "method": [lt.DEFAULTS], "metric": ["rmse"],
+                  "mean": [1.0], "std": [0.1], "n_seeds": [5], "vs_defaults_n": [np.nan]}).to_csv(summary, index=False)
+    for argv, said in (([str(summary), "--foundation", "typo"], "--foundation 'typo' is not a method"),
+                       ([str(tmp_path / "none.csv")], "none.csv: no such file")):
+        with pytest.raises(SystemExit) as e:
+            lt.main(argv)
+        assert e.value.code == 2 and said in capsys.readouterr().err
