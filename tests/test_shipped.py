@@ -97,3 +97,14 @@ def test_quickstart_shipped_path_trains_chemprop_from_the_foundation_and_predict
     assert preds.loc[~bad].filter(like="pred_").notna().all().all() and preds.loc[bad].filter(like="pred_").isna().all().all()
     with pytest.raises(UsageError, match="--shipped-epochs 2"):
         run_quickstart(QuickstartConfig(shipped_epochs=2, pipeline=False), tmp_path / "short")
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    """`dnd models NAME | head` used to end in a BrokenPipeError traceback and the bug hint."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "dnd.cli.main", "models", "dmpnn-xtb-moses"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the command writes a byte
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err and "bug in dnd" not in err

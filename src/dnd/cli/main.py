@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from dnd.errors import UserError
@@ -49,10 +50,17 @@ REPORT_HINT = "this is a bug in dnd, not in your input: please report it with th
 def main(argv: list[str] | None = None) -> int:
     """Parse and run one command. A `UserError` (bad file, option, input or checkpoint) becomes
     one line `dnd VERB: error: ...` and exit code 2, as argparse does for bad options; any other
-    exception is a bug and keeps its traceback, followed by a hint to report it."""
+    exception is a bug and keeps its traceback, followed by a hint to report it. A reader that
+    stops early (`dnd models NAME | head`) ends the command quietly with the shell's SIGPIPE
+    status, 141, as `yes | head` does."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 141
     except UserError as err:
         print(f"{args._prog}: error: {err}", file=sys.stderr)
         return 2
