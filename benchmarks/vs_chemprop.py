@@ -5,7 +5,8 @@ Rows (methods):
   50 epochs, its own scaler and schedule);
 - `chemprop + <NAME> foundation`: the same command plus `--from-foundation FILE`, FILE a D&D
   D-MPNN student exported by `dnd export chemprop`; only the initialisation differs;
-- `dnd finetune <NAME>`: dnd's own finetuning recipe from a student checkpoint (optional);
+- `dnd finetune <NAME>`: dnd's own finetuning recipe from a student checkpoint (optional), and
+  `dnd finetune RandInit <ENCODER> (<PRESET>)` the same recipe from a random initialisation;
 - the paper's Table 1 numbers, as their own labelled rows (not runs; full labels only).
 
 Every chemprop run trains on the task's train split, selects on its valid split (chemprop's
@@ -289,21 +290,25 @@ def run_chemprop(job: dict) -> dict:
 
 
 def run_dnd_finetune(job: dict) -> dict:
-    """dnd's finetuning recipe from a student checkpoint, one seed (standardisation is refitted
-    on the training subset by the finetuner itself)."""
+    """dnd's finetuning recipe, one seed, from a student checkpoint (`student`: {"init": CKPT}) or
+    from a random initialisation of the same architecture (`{"encoder": E, "preset": P}`, the
+    RandInit row a student is measured against); standardisation is refitted on the training
+    subset by the finetuner itself. Its valid metric is of the checkpoint dnd selected on the
+    valid split, the one that predicted the test split."""
     from dnd.data.tasks import load_task
     from dnd.models.checkpoint import load_encoder
     from dnd.training.config import FinetuneConfig
     from dnd.training.finetune import run_finetune
     task = subset_task(load_task(job["task"], root=job["data_root"], cache_dir=job["task_cache"]),
                        job["fraction"], job["seed"])
-    encoder = load_encoder(job["student"])
-    cfg = FinetuneConfig(init=job["student"], method=job["method"],
-                         readout="norm" if encoder.name == "dmpnn" else "mp")
+    spec = job["student"]
+    encoder = load_encoder(spec["init"]).name if spec.get("init") else spec["encoder"]
+    cfg = FinetuneConfig(**spec, method=job["method"], readout="norm" if encoder == "dmpnn" else "mp")
     cfg = replace(cfg, trainer=replace(cfg.trainer, seed=job["seed"], progress=False))
     start = time.time()
     result = run_finetune(cfg, task, Path(job["work"]))
-    return _row(job, len(task.train), time.time() - start) | {task.spec.metric: result["test"]}
+    metric = task.spec.metric
+    return _row(job, len(task.train), time.time() - start) | {metric: result["test"], f"valid_{metric}": result["valid"]}
 
 
 def _run(job: dict) -> dict:
@@ -722,6 +727,9 @@ def main(argv=None) -> int:
                          "--foundation, or full method names; repeatable)")
     ap.add_argument("--dnd-student", action="append", default=[], metavar="NAME=CKPT",
                     help="also run `dnd finetune` from this student (repeatable)")
+    ap.add_argument("--dnd-randinit", action="append", default=[], metavar="ENCODER:PRESET",
+                    help="also run `dnd finetune` from a random initialisation of this encoder "
+                         "and preset, e.g. tokengt:cpu-fast (repeatable)")
     ap.add_argument("--recipe", action="append", default=[], metavar='NAME="FLAGS"',
                     help="a finetuning recipe: chemprop train flags (e.g. \"--max-lr 3e-4 "
                          "--warmup-epochs 4\"); every foundation also runs under it as "
@@ -748,8 +756,10 @@ def main(argv=None) -> int:
     foundations = [(foundation_method(n), os.path.abspath(f)) for n, f in (s.split("=", 1) for s in args.foundation)]
     methods = plan_methods(foundations, recipes, defaults=not args.no_defaults,
                            recipe_defaults=args.recipe_defaults, recipes_only=args.recipes_only)
-    methods += [(f"dnd finetune {n}", None, os.path.abspath(c), [])
+    methods += [(f"dnd finetune {n}", None, {"init": os.path.abspath(c)}, [])
                 for n, c in (s.split("=", 1) for s in args.dnd_student)]
+    methods += [(f"dnd finetune RandInit {e} ({p})", None, {"encoder": e, "preset": p}, [])
+                for e, p in (s.split(":", 1) for s in args.dnd_randinit)]
     known = [m[0] for m in methods] + ([] if runs.empty else list(runs.method))
     controls = parse_controls(args.control, known, list(recipes))
     if not args.summary_only:

@@ -398,3 +398,31 @@ def test_low_label_table_refuses_unknown_foundation_and_missing_file(tmp_path, c
         with pytest.raises(SystemExit) as e:
             lt.main(argv)
         assert e.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_dnd_finetune_rows_from_a_student_and_from_randinit(tmp_path, monkeypatch):
+    """--dnd-student finetunes from the checkpoint, --dnd-randinit from a random initialisation of
+    the named encoder and preset: same recipe, same training subset, the run's seed; the row gets
+    the test and the valid metric of the model dnd selected."""
+    import dnd.data.tasks
+    import dnd.models.checkpoint
+    import dnd.training.finetune
+    calls = []
+    monkeypatch.setattr(vc, "ProcessPoolExecutor", lambda n: _Serial())
+    monkeypatch.setattr(dnd.data.tasks, "load_task", lambda name, root, cache_dir: _toy_task())
+    monkeypatch.setattr(dnd.models.checkpoint, "load_encoder", lambda ckpt: SimpleNamespace(name="tokengt"))
+
+    def fake_finetune(cfg, task, out):
+        calls.append((cfg, len(task.train)))
+        return {"valid": 2.0 + cfg.trainer.seed, "test": 3.0 + cfg.trainer.seed}
+    monkeypatch.setattr(dnd.training.finetune, "run_finetune", fake_finetune)
+    vc.main(["--data-root", "x", "--out", str(tmp_path), "--work", str(tmp_path / "w"), "--tasks", "ogbg-molesol",
+             "--seeds", "1", "--no-defaults", "--dnd-student", f"xtb={tmp_path / 's.ckpt'}",
+             "--dnd-randinit", "tokengt:cpu-fast"])
+    (student, n1), (randinit, n2) = calls
+    assert student.init == str(tmp_path / "s.ckpt") and student.readout == "mp"
+    assert randinit.init is None and (randinit.encoder, randinit.preset) == ("tokengt", "cpu-fast")
+    assert student.trainer.seed == randinit.trainer.seed == 1 and n1 == n2 == 2
+    runs = vc.load_runs(tmp_path / "runs.csv").set_index("method")
+    assert runs.loc["dnd finetune xtb", "rmse"] == 4.0 and runs.loc["dnd finetune xtb", "valid_rmse"] == 3.0
+    assert "dnd finetune RandInit tokengt (cpu-fast)" in runs.index
