@@ -8,6 +8,9 @@ variance the student misses (1 - loss: the share it reproduces); molecule target
 so the same holds for the GRAPH loss against the molecule targets' variance.
 
     python scripts/teachers_table.py runs/teachers --out results/teachers
+
+Rows already in OUT/distill.csv whose run is not under RUNS (runs made on another machine) are
+kept; a run under RUNS replaces its row.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ def row(run: Path) -> dict:
     log = pd.read_csv(run / "logs" / "metrics.csv")
     val = log.dropna(subset=["val/loss"]).iloc[-1]
     train = log.dropna(subset=["train/loss_epoch"]).iloc[-1]
-    out = {"run": run.name, "teacher": cfg["teacher"]["name"], "control": cfg["teacher"]["control"],
+    out = {"run": run.name, "encoder": cfg["student"]["encoder"], "teacher": cfg["teacher"]["name"],
+           "control": cfg["teacher"]["control"],
            "variant": cfg["objective"]["variant"], "target_norm": norm.get("mode", "none"),
            "corpus": cfg["corpus_size"], "teacher_failed": cfg["teacher_failed"],
            "overlap_removed": cfg["overlap_removed"], "n_train": cfg["n_train"], "n_val": cfg["n_val"],
@@ -46,10 +50,14 @@ def main() -> None:
     ap.add_argument("runs")
     ap.add_argument("--out", default="results/teachers")
     args = ap.parse_args()
-    rows = [row(p.parent) for p in sorted(Path(args.runs).glob("*/distill_config.json"))]
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame([row(p.parent) for p in sorted(Path(args.runs).glob("*/distill_config.json"))])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if (out / "distill.csv").is_file():
+        old = pd.read_csv(out / "distill.csv")
+        if "encoder" not in old:  # written before the column: teachers_pretrain.sh's D-MPNN students
+            old.insert(1, "encoder", "dmpnn")
+        df = pd.concat([old[~old.run.isin(df.run)], df], ignore_index=True)
     df.to_csv(out / "distill.csv", index=False)
     (out / "distill.md").write_text(df.to_markdown(index=False, floatfmt=".4g") + "\n")
     print(df.to_string(index=False))
