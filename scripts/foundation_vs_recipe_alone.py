@@ -32,7 +32,7 @@ def main() -> None:
     methods = sorted(m for m in runs.method.unique() if m.endswith("foundation [long]"))
     rows = []
     for (task, fraction), cell in runs.groupby(["task", "train_fraction"]):
-        metric = "rocauc" if cell.rocauc.notna().any() else "rmse"
+        metric = vc.primary_metric(cell)
         reference = cell[cell.method == REFERENCE].set_index("seed")
         for method in methods:
             this = cell[cell.method == method].set_index("seed")
@@ -52,7 +52,7 @@ def pick_on_valid(runs: pd.DataFrame, foundation: str) -> pd.DataFrame:
     paired Δ (> 0: the pick is better) against chemprop's defaults and against REFERENCE."""
     rows = []
     for (task, fraction), cell in runs.groupby(["task", "train_fraction"]):
-        metric = "rocauc" if cell.rocauc.notna().any() else "rmse"
+        metric = vc.primary_metric(cell)
         sign = 1.0 if metric == "rocauc" else -1.0
         f, r, d = (cell[cell.method == m].set_index("seed") for m in (foundation, REFERENCE, vc.DEFAULTS))
         seeds = f.index.intersection(r.index).intersection(d.index)

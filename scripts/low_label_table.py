@@ -29,7 +29,10 @@ SHORT = {"chemprop defaults": "no foundation",
          "chemprop + ANI-2x NODE foundation": "ANI-2x NODE",
          "chemprop + ANI-2x NODE, control foundation": "ANI-2x control",
          "chemprop + xTB NODE+GRAPH foundation": "xTB NODE+GRAPH",
-         "chemprop + xTB NODE+GRAPH, control foundation": "xTB control"}
+         "chemprop + xTB NODE+GRAPH, control foundation": "xTB control",
+         "dnd finetune TokenGT xTB NODE+GRAPH": "TokenGT xTB (dnd finetune)",
+         "dnd finetune TokenGT xTB NODE+GRAPH, control": "TokenGT xTB control (dnd finetune)",
+         "dnd finetune RandInit tokengt (cpu-fast)": "TokenGT RandInit (dnd finetune)"}
 OGB = ["ogbg-molfreesolv", "ogbg-molesol", "ogbg-mollipo", "ogbg-molbace", "ogbg-molbbbp", "ogbg-molclintox",
        "ogbg-molsider"]
 PICKED = "picked on valid: xTB [long] or no foundation [long]"

@@ -23,7 +23,7 @@ def _main(*args):
 def test_shipped_models_are_small_documented_and_plain():
     models = available()
     assert {"dmpnn-node-druglike", "dmpnn-graph-druglike", "teacher-druglike", "dmpnn-xtb-moses",
-            "dmpnn-ani2x-moses"} <= set(models)
+            "dmpnn-ani2x-moses", "tokengt-xtb-moses"} <= set(models)
     assert sum(p.stat().st_size for p in models.values()) <= 15e6
     for name, path in models.items():
         card = (shipped_dir() / f"{name}.md").read_text(encoding="utf-8")
@@ -45,9 +45,12 @@ def test_shipped_students_and_teacher_rebuild_from_dnd_names():
     g = load_encoder("dnd:dmpnn-graph-druglike").state_dict()["message_passing.W_h.weight"]
     assert not torch.equal(a, g)
     # the chemistry-aware foundations say which teacher made them
-    for name, teacher in (("dmpnn-xtb-moses", "xtb"), ("dmpnn-ani2x-moses", "ani2x")):
+    for name, teacher in (("dmpnn-xtb-moses", "xtb"), ("dmpnn-ani2x-moses", "ani2x"), ("tokengt-xtb-moses", "xtb")):
         hp = torch.load(available()[name], weights_only=True)["hyper_parameters"]
         assert hp["teacher_name"] == teacher and hp["stage"] == "distill"
+    tokengt = load_encoder("dnd:tokengt-xtb-moses")
+    assert tokengt.name == "tokengt" and not tokengt.training
+    assert tokengt(b).node.shape[0] == b.num_nodes
 
 
 def test_unknown_shipped_name_is_one_clear_error(capsys):
