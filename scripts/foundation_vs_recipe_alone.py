@@ -11,10 +11,15 @@ rule has more validation labels here than a user with 10% of the data would). Ru
 repository root:
 
     python scripts/foundation_vs_recipe_alone.py
+    python scripts/foundation_vs_recipe_alone.py --folder results/vs-chemprop/tokengt \
+        --candidate "chemprop + xTB NODE+GRAPH foundation [long]" --candidate "dnd finetune TokenGT xTB NODE+GRAPH"
+
+With several --candidate the rule picks, per seed, the best of them and the recipe alone.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -25,11 +30,19 @@ import vs_chemprop as vc  # noqa: E402  (the benchmark's own paired statistics)
 
 FOLDER = Path("results/vs-chemprop/recipes")
 REFERENCE = "chemprop defaults [long]"
+XTB_LONG = "chemprop + xTB NODE+GRAPH foundation [long]"
 
 
-def main() -> None:
-    runs = vc.load_runs(FOLDER / "runs.csv")
-    methods = sorted(m for m in runs.method.unique() if m.endswith("foundation [long]"))
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folder", default=str(FOLDER), help="a vs_chemprop --out folder with runs.csv")
+    ap.add_argument("--candidate", action="append", default=[], metavar="METHOD",
+                    help=f"a method the rule may pick instead of {REFERENCE!r} (repeatable; default: {XTB_LONG!r})")
+    args = ap.parse_args(argv)
+    folder = Path(args.folder)
+    runs = vc.load_runs(folder / "runs.csv")
+    candidates = args.candidate or [XTB_LONG]
+    methods = sorted({m for m in runs.method.unique() if m.endswith("foundation [long]")} | set(candidates))
     rows = []
     for (task, fraction), cell in runs.groupby(["task", "train_fraction"]):
         metric = vc.primary_metric(cell)
@@ -42,27 +55,35 @@ def main() -> None:
                 delta = vc.paired_difference(this[column], reference[column], metric)
                 rows.append({"task": task, "train_fraction": fraction, "method": method, "reference": REFERENCE,
                              "metric": column} | {f"delta_{k}": v for k, v in delta.items()})
-    pd.DataFrame(rows).to_csv(FOLDER / "foundation_vs_recipe_alone.csv", index=False)
-    pick_on_valid(runs, "chemprop + xTB NODE+GRAPH foundation [long]").to_csv(FOLDER / "pick_on_valid.csv", index=False)
+    pd.DataFrame(rows).to_csv(folder / "foundation_vs_recipe_alone.csv", index=False)
+    pick_on_valid(runs, candidates).to_csv(folder / "pick_on_valid.csv", index=False)
 
 
-def pick_on_valid(runs: pd.DataFrame, foundation: str) -> pd.DataFrame:
-    """Per task, fraction and seed: of `foundation` and REFERENCE, the run with the better valid
-    metric; mean ± std of the picked runs' test metric, how often the foundation was picked, and
-    paired Δ (> 0: the pick is better) against chemprop's defaults and against REFERENCE."""
+def pick_on_valid(runs: pd.DataFrame, candidates: list[str]) -> pd.DataFrame:
+    """Per task, fraction and seed: of the `candidates` and REFERENCE, the run with the best valid
+    metric (a tie goes to the earlier candidate); mean ± std of the picked runs' test metric, how
+    often a candidate was picked (`foundation_picked`), and paired Δ (> 0: the pick is better)
+    against chemprop's defaults and against REFERENCE. Seeds where any of them is missing are
+    left out."""
     rows = []
     for (task, fraction), cell in runs.groupby(["task", "train_fraction"]):
         metric = vc.primary_metric(cell)
         sign = 1.0 if metric == "rocauc" else -1.0
-        f, r, d = (cell[cell.method == m].set_index("seed") for m in (foundation, REFERENCE, vc.DEFAULTS))
-        seeds = f.index.intersection(r.index).intersection(d.index)
+        frames = {m: cell[cell.method == m].set_index("seed") for m in [*candidates, REFERENCE, vc.DEFAULTS]}
+        seeds = frames[vc.DEFAULTS].index
+        for frame in frames.values():
+            seeds = seeds.intersection(frame.index)
         if seeds.empty:
             continue
-        use_f = sign * f.loc[seeds, f"valid_{metric}"] >= sign * r.loc[seeds, f"valid_{metric}"]
-        picked = f.loc[seeds, metric].where(use_f, r.loc[seeds, metric])
+        options = [*candidates, REFERENCE]
+        valid = pd.DataFrame({m: sign * frames[m].loc[seeds, f"valid_{metric}"] for m in options})
+        test = pd.DataFrame({m: frames[m].loc[seeds, metric] for m in options})
+        best = valid.idxmax(axis=1)
+        picked = pd.Series([test.loc[s, best[s]] for s in seeds], index=seeds)
         row = {"task": task, "train_fraction": fraction, "metric": metric, "n": len(seeds),
-               "foundation_picked": int(use_f.sum()), "test_mean": picked.mean(), "test_std": picked.std(ddof=1)}
-        for name, ref in (("defaults", d), ("recipe_alone", r)):
+               "foundation_picked": int((best != REFERENCE).sum()), "test_mean": picked.mean(),
+               "test_std": picked.std(ddof=1)}
+        for name, ref in (("defaults", frames[vc.DEFAULTS]), ("recipe_alone", frames[REFERENCE])):
             delta = vc.paired_difference(picked, ref.loc[seeds, metric], metric)
             row |= {f"vs_{name}_{k}": delta[k] for k in ("mean", "std", "won", "p")}
         rows.append(row)

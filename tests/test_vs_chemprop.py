@@ -358,12 +358,18 @@ def test_pick_on_valid_takes_each_seeds_better_validation_run():
         (found, 2, 1.0, 3.0), (alone, 2, 2.0, 3.0)]                               # no defaults row: left out
     runs = pd.DataFrame(rows, columns=["method", "seed", "valid_rmse", "rmse"]).assign(
         task="t", train_fraction=0.1, rocauc=np.nan)
-    (row,) = fv.pick_on_valid(runs, found).to_dict("records")
+    (row,) = fv.pick_on_valid(runs, [found]).to_dict("records")
     assert row["n"] == 2 and row["foundation_picked"] == 1 and row["metric"] == "rmse"
     assert row["test_mean"] == pytest.approx(3.5)               # seed 0: 2.0, seed 1: 5.0
     assert row["vs_defaults_mean"] == pytest.approx(0.5)         # (4-2 + 4-5) / 2
     assert row["vs_recipe_alone_mean"] == pytest.approx(0.5)     # (3-2 + 5-5) / 2
     assert row["vs_recipe_alone_won"] == 1
+    # a second candidate, best on validation at seed 1 only: picked there
+    other = pd.DataFrame([("dnd finetune Y", 0, 1.2, 9.0), ("dnd finetune Y", 1, 0.5, 0.5)],
+                         columns=["method", "seed", "valid_rmse", "rmse"]).assign(task="t", train_fraction=0.1,
+                                                                                  rocauc=np.nan)
+    (row,) = fv.pick_on_valid(pd.concat([runs, other]), [found, "dnd finetune Y"]).to_dict("records")
+    assert row["foundation_picked"] == 2 and row["test_mean"] == pytest.approx((2.0 + 0.5) / 2)
 
 
 def test_full_label_targets_count_mean_and_std_sum_by_hand():
