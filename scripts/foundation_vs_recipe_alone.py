@@ -14,12 +14,15 @@ repository root:
     python scripts/foundation_vs_recipe_alone.py --folder results/vs-chemprop/tokengt \
         --candidate "chemprop + xTB NODE+GRAPH foundation [long]" --candidate "dnd finetune TokenGT xTB NODE+GRAPH"
 
-With several --candidate the rule picks, per seed, the best of them and the recipe alone.
+With several --candidate the rule picks, per seed, the best of them and the recipe alone. With
+--reference, the candidates against another recipe-alone row (TokenGT: its RandInit under dnd's
+recipe), written to foundation_vs_<reference>.csv.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -38,23 +41,32 @@ def main(argv=None) -> None:
     ap.add_argument("--folder", default=str(FOLDER), help="a vs_chemprop --out folder with runs.csv")
     ap.add_argument("--candidate", action="append", default=[], metavar="METHOD",
                     help=f"a method the rule may pick instead of {REFERENCE!r} (repeatable; default: {XTB_LONG!r})")
+    ap.add_argument("--reference", default=REFERENCE,
+                    help="the recipe-alone row the candidates are compared with (another one writes "
+                         "foundation_vs_<reference>.csv and no pick_on_valid.csv), e.g. a RandInit row of dnd's recipe")
     args = ap.parse_args(argv)
     folder = Path(args.folder)
     runs = vc.load_runs(folder / "runs.csv")
     candidates = args.candidate or [XTB_LONG]
     methods = sorted({m for m in runs.method.unique() if m.endswith("foundation [long]")} | set(candidates))
+    if args.reference != REFERENCE:
+        methods = candidates
     rows = []
     for (task, fraction), cell in runs.groupby(["task", "train_fraction"]):
         metric = vc.primary_metric(cell)
-        reference = cell[cell.method == REFERENCE].set_index("seed")
+        reference = cell[cell.method == args.reference].set_index("seed")
         for method in methods:
             this = cell[cell.method == method].set_index("seed")
             if this.empty or reference.empty:
                 continue
             for column in (f"valid_{metric}", metric):
                 delta = vc.paired_difference(this[column], reference[column], metric)
-                rows.append({"task": task, "train_fraction": fraction, "method": method, "reference": REFERENCE,
+                rows.append({"task": task, "train_fraction": fraction, "method": method, "reference": args.reference,
                              "metric": column} | {f"delta_{k}": v for k, v in delta.items()})
+    if args.reference != REFERENCE:
+        slug = re.sub(r"[^a-z0-9]+", "-", args.reference.lower()).strip("-")
+        pd.DataFrame(rows).to_csv(folder / f"foundation_vs_{slug}.csv", index=False)
+        return
     pd.DataFrame(rows).to_csv(folder / "foundation_vs_recipe_alone.csv", index=False)
     pick_on_valid(runs, candidates).to_csv(folder / "pick_on_valid.csv", index=False)
 

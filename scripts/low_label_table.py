@@ -42,7 +42,7 @@ RATIO_TASKS = ["ogbg-molfreesolv", "ogbg-molesol", "ogbg-mollipo"]   # issue 21:
 
 def short(method: str) -> str:
     """A column label: the method's short name, its recipe kept ('xTB control [long]')."""
-    if method in (DEFAULTS, PICKED, PAPER_RANDOM, PAPER_DND):
+    if method in (DEFAULTS, PAPER_RANDOM, PAPER_DND) or method.startswith("picked on valid"):
         return method
     base, recipe = re.fullmatch(r"(.*?)( \[[^\]]+\])?", method).groups()
     return SHORT.get(base, base) + (recipe or "")
@@ -99,9 +99,9 @@ def full_label_targets(s: pd.DataFrame, foundation: str) -> list[str]:
             f"| {len(gap)} | {len(better)} ({name(better)}) | {len(beyond)} ({name(beyond)}) | {esol} |"]
 
 
-def picked_rows(pick: pd.DataFrame) -> pd.DataFrame:
-    """pick_on_valid.csv's rows in summary.csv's columns, as the method PICKED."""
-    return pd.DataFrame({"task": pick.task, "train_fraction": pick.train_fraction, "method": PICKED,
+def picked_rows(pick: pd.DataFrame, label: str = PICKED) -> pd.DataFrame:
+    """pick_on_valid.csv's rows in summary.csv's columns, as the method `label`."""
+    return pd.DataFrame({"task": pick.task, "train_fraction": pick.train_fraction, "method": label,
                          "metric": pick.metric, "mean": pick.test_mean, "std": pick.test_std, "n_seeds": pick.n,
                          "vs_defaults_mean": pick.vs_defaults_mean, "vs_defaults_std": pick.vs_defaults_std,
                          "vs_defaults_n": pick.n, "vs_defaults_won": pick.vs_defaults_won})
@@ -112,6 +112,7 @@ def main(argv=None) -> None:
     ap.add_argument("summary", help="a summary.csv written by benchmarks/vs_chemprop.py")
     ap.add_argument("--foundation", help="the method whose issue-21 targets are checked (full method name)")
     ap.add_argument("--pick", help="a pick_on_valid.csv (scripts/foundation_vs_recipe_alone.py): one more column")
+    ap.add_argument("--pick-label", default=PICKED, help="the --pick column's name: which runs it picked among")
     ap.add_argument("--labels", choices=["few", "full"], default="few",
                     help="few: the fractions below 1 (default); full: fraction 1")
     args = ap.parse_args(argv)
@@ -122,7 +123,7 @@ def main(argv=None) -> None:
     if args.foundation and args.foundation not in set(s.method):
         ap.error(f"--foundation {args.foundation!r} is not a method of {args.summary}; give the full method name")
     if args.pick:
-        s = pd.concat([s, picked_rows(pd.read_csv(args.pick))], ignore_index=True)
+        s = pd.concat([s, picked_rows(pd.read_csv(args.pick), args.pick_label)], ignore_index=True)
     primary = s[s.vs_defaults_n.notna()].groupby("task").metric.first()  # the task's own metric
     few = args.labels == "few"
     s = s[((s.train_fraction < 1) == few) & (s.metric == s.task.map(primary))]
@@ -160,7 +161,7 @@ def main(argv=None) -> None:
             beyond = int((g.vs_defaults_mean > g.vs_defaults_std).sum())
             out.append(f"- {int(round(frac * 100))}%, {short(m)}: better by paired mean on {better} of {len(g)} tasks, "
                        f"by more than the std of the paired difference on {beyond}")
-    for method in (args.foundation, PICKED if args.pick else None):
+    for method in (args.foundation, args.pick_label if args.pick else None):
         if method:
             out += targets(s, method) if few else full_label_targets(s, method)
     print("\n".join(out))
