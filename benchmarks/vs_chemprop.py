@@ -756,6 +756,10 @@ def main(argv=None) -> int:
     foundations = [(foundation_method(n), os.path.abspath(f)) for n, f in (s.split("=", 1) for s in args.foundation)]
     methods = plan_methods(foundations, recipes, defaults=not args.no_defaults,
                            recipe_defaults=args.recipe_defaults, recipes_only=args.recipes_only)
+    for flag, specs, sep in (("--dnd-student", args.dnd_student, "="), ("--dnd-randinit", args.dnd_randinit, ":")):
+        for spec in specs:
+            if not all(spec.partition(sep)[::2]):
+                ap.error(f"{flag} {spec!r}: give {'NAME=CKPT' if sep == '=' else 'ENCODER:PRESET, e.g. tokengt:cpu-fast'}")
     methods += [(f"dnd finetune {n}", None, {"init": os.path.abspath(c)}, [])
                 for n, c in (s.split("=", 1) for s in args.dnd_student)]
     methods += [(f"dnd finetune RandInit {e} ({p})", None, {"encoder": e, "preset": p}, [])

@@ -48,6 +48,9 @@ def main(argv=None) -> None:
     folder = Path(args.folder)
     runs = vc.load_runs(folder / "runs.csv")
     candidates = args.candidate or [XTB_LONG]
+    unknown = [m for m in [*candidates, args.reference] if m not in set(runs.method)]
+    if unknown:
+        ap.error(f"{', '.join(map(repr, unknown))}: not a method of {folder / 'runs.csv'}; give full method names")
     methods = sorted({m for m in runs.method.unique() if m.endswith("foundation [long]")} | set(candidates))
     if args.reference != REFERENCE:
         methods = candidates

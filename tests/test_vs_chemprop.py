@@ -432,3 +432,20 @@ def test_dnd_finetune_rows_from_a_student_and_from_randinit(tmp_path, monkeypatc
     runs = vc.load_runs(tmp_path / "runs.csv").set_index("method")
     assert runs.loc["dnd finetune xtb", "rmse"] == 4.0 and runs.loc["dnd finetune xtb", "valid_rmse"] == 3.0
     assert "dnd finetune RandInit tokengt (cpu-fast)" in runs.index
+
+
+@pytest.mark.parametrize("flag,spec", [("--dnd-randinit", "tokengt"), ("--dnd-student", "no-equals-sign")])
+def test_malformed_dnd_rows_are_one_line_and_exit_2(tmp_path, flag, spec, capsys):
+    with pytest.raises(SystemExit) as e:
+        vc.main(["--data-root", "x", "--out", str(tmp_path), "--tasks", "ogbg-molesol", flag, spec])
+    assert e.value.code == 2 and spec in capsys.readouterr().err
+
+
+def test_pick_script_refuses_an_unknown_candidate(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import foundation_vs_recipe_alone as fv
+    pd.DataFrame({"task": ["t"], "method": [vc.DEFAULTS], "seed": [0], "train_fraction": [0.1], "rmse": [1.0]}
+                 ).to_csv(tmp_path / "runs.csv", index=False)
+    with pytest.raises(SystemExit) as e:
+        fv.main(["--folder", str(tmp_path), "--candidate", "no such method"])
+    assert e.value.code == 2 and "not a method" in capsys.readouterr().err
