@@ -183,6 +183,31 @@ def test_attention_scores_shape_and_agreement_with_fast_path(molecules):
     torch.testing.assert_close(enc.attention_scores(single)[0], scores[1], atol=1e-5, rtol=1e-4)
 
 
+def test_length_groups_equal_one_padded_pass(molecules, monkeypatch):
+    """The fast path runs graphs in groups of similar token count; with dropout off, outputs and
+    gradients must equal one pass over the whole batch padded to its longest graph."""
+    import dnd.models.tokengt as tokengt
+    tokens = {i: 1 + m.num_nodes + m.num_edges for i, m in enumerate(molecules)}
+    small, large = min(tokens, key=tokens.get), max(tokens, key=tokens.get)
+    middle = sorted(tokens, key=tokens.get)[len(tokens) // 2]
+    crowd = [molecules[i] for i in (large, small, middle, small + 1, large - 1)]
+    assert tokens[large] > tokengt.GROUP_SPREAD ** 2 * tokens[small]  # at least three groups
+    b = batch_of(crowd)
+    enc = model(id_type="lap", lap_sign_flip=False).train()
+    results = []
+    for spread in (tokengt.GROUP_SPREAD, math.inf):
+        monkeypatch.setattr(tokengt, "GROUP_SPREAD", spread)
+        enc.zero_grad()
+        out = enc(b)
+        (out.node.square().mean() + out.graph_token.square().mean()).backward()
+        results.append((out.node, out.graph_token, [p.grad.clone() for p in enc.parameters()]))
+    (node, token, grads), (node1, token1, grads1) = results
+    torch.testing.assert_close(node, node1, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(token, token1, atol=1e-5, rtol=1e-4)
+    for g, g1 in zip(grads, grads1):
+        torch.testing.assert_close(g, g1, atol=1e-5, rtol=1e-4)
+
+
 def test_training_mode_is_stochastic_and_every_parameter_learns(molecules):
     enc = model(dropout=0.1, attention_dropout=0.1)
     enc.train()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch_geometric.utils import to_dense_adj
 
 # Offset of the per-size seeds of eval-mode ORF; any fixed value works, it only has to be stable.
 _EVAL_ORF_SEED = 20220705
@@ -82,16 +81,23 @@ def laplacian_eigenvectors(edge_index: Tensor, node_batch: Tensor, num_graphs: i
     identifiers, and hence its predictions, depend on its batch companions."""
     sizes = graph_sizes(node_batch, num_graphs)
     ptr = torch.cumsum(sizes, 0) - sizes
-    n_max = int(sizes.max()) if sizes.numel() else 0
-    adj = to_dense_adj(edge_index, node_batch, max_num_nodes=n_max, batch_size=num_graphs).double()
-    adj = ((adj + adj.transpose(1, 2)) > 0).double()
-    adj = adj * (1 - torch.eye(n_max, dtype=adj.dtype, device=adj.device))
+    edge_graph = node_batch[edge_index[0]]
+    local = edge_index - ptr[edge_graph]   # node indices inside their own graph
+    slot = torch.zeros_like(sizes)          # a graph's index inside its size group
     out = torch.zeros(node_batch.numel(), k, device=node_batch.device)
     for n in torch.unique(sizes).tolist():
         if n == 0:
             continue
         graphs = torch.nonzero(sizes == n).flatten()
-        _, vecs = torch.linalg.eigh(_normalised_laplacian(adj[graphs, :n, :n]))  # ascending
+        slot[graphs] = torch.arange(graphs.numel(), device=slot.device)
+        # dense [c, n, n] adjacencies of this group only: one padded [B, n_max, n_max] stack
+        # cost more than the eigendecompositions when a batch holds one large molecule
+        on = sizes[edge_graph] == n
+        adj = torch.zeros(graphs.numel(), n, n, dtype=torch.double, device=out.device)
+        adj[slot[edge_graph[on]], local[0, on], local[1, on]] = 1.0
+        adj = torch.maximum(adj, adj.transpose(1, 2))
+        adj = adj * (1 - torch.eye(n, dtype=adj.dtype, device=adj.device))
+        _, vecs = torch.linalg.eigh(_normalised_laplacian(adj))  # ascending
         vecs = vecs[:, :, :k]
         flip = (-vecs).amax(dim=1) > vecs.amax(dim=1)  # largest negative entry beats largest positive
         vecs = torch.where(flip[:, None, :], -vecs, vecs)
