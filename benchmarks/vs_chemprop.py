@@ -315,6 +315,18 @@ def _run(job: dict) -> dict:
     return run_dnd_finetune(job) if job.get("student") else run_chemprop(job)
 
 
+def share_cores(workers: int) -> None:
+    """Pool initializer: each of `workers` runs gets its share of the cores. Left alone, every
+    worker's torch takes all of them (the Makefile's OMP_NUM_THREADS=1 hides this only for
+    runs started through make): two parallel runs on 2 cores then oversubscribe them, which is
+    several times slower for these small models. An explicit OMP_NUM_THREADS is the user's
+    choice and is kept."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return
+    import torch
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
 def load_runs(path: Path) -> pd.DataFrame:
     """runs.csv as a table; rows from before `--train-fractions` existed trained on the whole
     split and are read as fraction 1.0, so they count as done and in the summary."""
@@ -781,7 +793,7 @@ def main(argv=None) -> int:
                                  "student": c, "flags": flags, "data_root": args.data_root,
                                  "task_cache": args.task_cache, "work": str(work_folder(args.work, t, m, frac, s))})
     print(f"{len(jobs)} runs to do ({len(done)} already in {runs_csv})", flush=True)
-    with ProcessPoolExecutor(args.workers) as pool:
+    with ProcessPoolExecutor(args.workers, initializer=share_cores, initargs=(args.workers,)) as pool:
         for row in pool.map(_run, jobs):
             print(row, flush=True)
             runs = pd.concat([runs, pd.DataFrame([row])], ignore_index=True)

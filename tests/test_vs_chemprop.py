@@ -449,3 +449,20 @@ def test_pick_script_refuses_an_unknown_candidate(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         fv.main(["--folder", str(tmp_path), "--candidate", "no such method"])
     assert e.value.code == 2 and "not a method" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("workers", [1, 2, 64])
+def test_pool_workers_share_the_cores(workers, monkeypatch):
+    import torch
+    before = torch.get_num_threads()
+    monkeypatch.setattr(vc.os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    try:
+        vc.share_cores(workers)
+        assert torch.get_num_threads() == {1: 8, 2: 4, 64: 1}[workers]
+        torch.set_num_threads(3)
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")
+        vc.share_cores(workers)   # the user's explicit setting wins
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
