@@ -32,6 +32,7 @@ SHORT = {"chemprop defaults": "no foundation",
          "chemprop + xTB NODE+GRAPH, control foundation": "xTB control",
          "dnd finetune TokenGT xTB NODE+GRAPH": "TokenGT xTB (dnd finetune)",
          "dnd finetune TokenGT xTB NODE+GRAPH, control": "TokenGT xTB control (dnd finetune)",
+         "dnd finetune TokenGT xTB NODE+GRAPH, control (rebuilt)": "TokenGT xTB control, rebuilt (dnd finetune)",
          "dnd finetune RandInit tokengt (cpu-fast)": "TokenGT RandInit (dnd finetune)"}
 OGB = ["ogbg-molfreesolv", "ogbg-molesol", "ogbg-mollipo", "ogbg-molbace", "ogbg-molbbbp", "ogbg-molclintox",
        "ogbg-molsider"]

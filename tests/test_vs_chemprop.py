@@ -466,3 +466,23 @@ def test_pool_workers_share_the_cores(workers, monkeypatch):
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_paired_table_restricts_every_column_to_the_anchor_seeds(tmp_path, capsys):
+    """scripts/paired_table.py: a method's extra seeds are not averaged in, a column missing one
+    of the anchor's seeds shows '-', the best mean is bold; unknown methods exit 2."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import paired_table
+    rows = [("A", s, v) for s, v in [(0, 1.0), (1, 3.2)]]
+    rows += [("B", s, v) for s, v in [(0, 2.0), (1, 2.0), (2, 100.0)]]   # seed 2: not A's
+    rows += [("C", 0, 0.5)]                                              # seed 1 missing
+    runs = pd.DataFrame([{"task": "ogbg-molesol", "method": m, "seed": s, "train_fraction": 0.1, "rmse": v}
+                         for m, s, v in rows])
+    path = tmp_path / "runs.csv"
+    runs.to_csv(path, index=False)
+    assert paired_table.main([str(path), "--fraction", "0.1", "--anchor", "A",
+                              "--column", "a=A", "--column", "b=B", "--column", "c=C"]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    assert row == "| ESOL (RMSE ↓) | 0-1 | 2.100 ± 1.556 | **2.000 ± 0.000** | - |"
+    assert paired_table.main([str(path), "--fraction", "0.1", "--anchor", "A", "--column", "x=nope"]) == 2
+    assert "no runs of method(s) ['nope']" in capsys.readouterr().err
