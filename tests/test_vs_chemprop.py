@@ -80,7 +80,7 @@ def test_resume_skips_old_rows_and_runs_each_fraction_with_its_seeds(tmp_path, m
     (tmp_path / "runs.csv").write_text("task,method,seed,wall_s,rmse\n" + old)
     calls = []
     monkeypatch.setattr(vc, "_run", lambda job: calls.append(job) or _fake_run(job))
-    monkeypatch.setattr(vc, "ProcessPoolExecutor", lambda n: _Serial())
+    monkeypatch.setattr(vc, "ProcessPoolExecutor", lambda n, **pool_options: _Serial())
     argv = ["--data-root", "x", "--out", str(tmp_path), "--work", str(tmp_path / "work"), "--tasks", "ogbg-molesol",
             "--train-fractions", "0.1", "1.0", "--few-label-seeds", "0", "1", "3"]
     vc.main(argv)
@@ -225,7 +225,7 @@ def test_controls_pair_under_each_recipe():
 def test_jobs_carry_recipe_flags_and_separate_folders(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(vc, "_run", lambda job: calls.append(job) or _fake_run(job))
-    monkeypatch.setattr(vc, "ProcessPoolExecutor", lambda n: _Serial())
+    monkeypatch.setattr(vc, "ProcessPoolExecutor", lambda n, **pool_options: _Serial())
     vc.main(["--data-root", "x", "--out", str(tmp_path), "--work", str(tmp_path / "w"),
              "--tasks", "ogbg-molesol", "--seeds", "0", "--foundation", f"xtb={tmp_path / 'f.pt'}",
              "--recipe", "gentle=--max-lr 3e-4 --warmup-epochs 4", "--recipe-defaults"])
@@ -414,7 +414,7 @@ def test_dnd_finetune_rows_from_a_student_and_from_randinit(tmp_path, monkeypatc
     import dnd.models.checkpoint
     import dnd.training.finetune
     calls = []
-    monkeypatch.setattr(vc, "ProcessPoolExecutor", lambda n: _Serial())
+    monkeypatch.setattr(vc, "ProcessPoolExecutor", lambda n, **pool_options: _Serial())
     monkeypatch.setattr(dnd.data.tasks, "load_task", lambda name, root, cache_dir: _toy_task())
     monkeypatch.setattr(dnd.models.checkpoint, "load_encoder", lambda ckpt: SimpleNamespace(name="tokengt"))
 
