@@ -275,6 +275,17 @@ def test_finetune_takes_csv_task_options(tmp_path, capsys):
     assert "regression, metric mae" in capsys.readouterr().out
 
 
+def test_finetune_names_the_rows_it_skips(tmp_path, capsys):
+    """An unparsable SMILES in a user's CSV is skipped with its row named, not dropped silently."""
+    rows = [f"{s},{i}.5" for i, s in enumerate(SMILES)]
+    rows.insert(3, "C1CC(,9.5")
+    path = csv_task(tmp_path, "smiles,y", rows)
+    assert main(["finetune", "--task", str(path), "--split", "random", "--out", str(tmp_path / "run"), *FT]) == 0
+    err = capsys.readouterr().err
+    assert f"{len(SMILES)} of {len(SMILES) + 1} records used, 1 skipped" in err, err
+    assert "C1CC(" in err and "row" in err, err
+
+
 def test_finetune_one_class_split(tmp_path, capsys):
     labels = [1 if i == 0 else 0 for i in range(len(SMILES))]
     path = csv_task(tmp_path, "smiles,active", [f"{s},{y}" for s, y in zip(SMILES, labels)])

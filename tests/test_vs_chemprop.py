@@ -80,7 +80,7 @@ def test_resume_skips_old_rows_and_runs_each_fraction_with_its_seeds(tmp_path, m
     (tmp_path / "runs.csv").write_text("task,method,seed,wall_s,rmse\n" + old)
     calls = []
     monkeypatch.setattr(vc, "_run", lambda job: calls.append(job) or _fake_run(job))
-    monkeypatch.setattr(vc, "ProcessPoolExecutor", lambda n, **pool_options: _Serial())
+    monkeypatch.setattr(vc, "ProcessPoolExecutor", _Serial)
     argv = ["--data-root", "x", "--out", str(tmp_path), "--work", str(tmp_path / "work"), "--tasks", "ogbg-molesol",
             "--train-fractions", "0.1", "1.0", "--few-label-seeds", "0", "1", "3"]
     vc.main(argv)
@@ -93,6 +93,11 @@ def test_resume_skips_old_rows_and_runs_each_fraction_with_its_seeds(tmp_path, m
 
 
 class _Serial:
+    """ProcessPoolExecutor's stand-in: same constructor, runs the jobs in this process."""
+
+    def __init__(self, workers: int = 1, **pool_options):
+        pass
+
     def __enter__(self):
         return self
 
@@ -225,7 +230,7 @@ def test_controls_pair_under_each_recipe():
 def test_jobs_carry_recipe_flags_and_separate_folders(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(vc, "_run", lambda job: calls.append(job) or _fake_run(job))
-    monkeypatch.setattr(vc, "ProcessPoolExecutor", lambda n, **pool_options: _Serial())
+    monkeypatch.setattr(vc, "ProcessPoolExecutor", _Serial)
     vc.main(["--data-root", "x", "--out", str(tmp_path), "--work", str(tmp_path / "w"),
              "--tasks", "ogbg-molesol", "--seeds", "0", "--foundation", f"xtb={tmp_path / 'f.pt'}",
              "--recipe", "gentle=--max-lr 3e-4 --warmup-epochs 4", "--recipe-defaults"])
@@ -414,7 +419,7 @@ def test_dnd_finetune_rows_from_a_student_and_from_randinit(tmp_path, monkeypatc
     import dnd.models.checkpoint
     import dnd.training.finetune
     calls = []
-    monkeypatch.setattr(vc, "ProcessPoolExecutor", lambda n, **pool_options: _Serial())
+    monkeypatch.setattr(vc, "ProcessPoolExecutor", _Serial)
     monkeypatch.setattr(dnd.data.tasks, "load_task", lambda name, root, cache_dir: _toy_task())
     monkeypatch.setattr(dnd.models.checkpoint, "load_encoder", lambda ckpt: SimpleNamespace(name="tokengt"))
 

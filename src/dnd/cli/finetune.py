@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
                      **task_options(args.task, args))
     print(f"task {task.spec.name}: {task.spec.task_type}, metric {task.spec.metric}, "
           f"splits {task.sizes()}")
+    if task.report is not None and task.report.n_bad:  # rows the loader could not use: named, never silent
+        print(task.report.summary(), file=sys.stderr)
     seeds = args.seeds if args.seeds is not None else [base.trainer.seed]
     readouts = args.readout or [base.readout]
     out = Path(args.out)
