@@ -15,7 +15,8 @@ Evaluator for OGB tasks), so one metric implementation judges both tools. Curate
 ri) are scored as MAE in the label's units and as MAE in units of the std of the whole training
 split's labels (`mae_std`, the scale of the paper's Table 1; the same unit at every fraction).
 Finished runs are appended to `runs.csv` at once and skipped when the command is run again, so an
-interrupted benchmark continues.
+interrupted benchmark continues; several commands may share one `--out` (e.g. one per core, each
+with its own `--tasks`): each append re-reads the file under a lock and replaces it atomically.
 
 Few labels: `--train-fractions 0.1 0.25 1.0` trains on a fraction of the training split. At one
 seed and fraction every method trains on the SAME subset (`train_subset`: round(fraction x n_train)
@@ -84,6 +85,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from filelock import FileLock
 
 from dnd.experiment import chemprop as chemprop_cli  # the commands, shared with dnd quickstart
 
@@ -336,6 +338,26 @@ def load_runs(path: Path) -> pd.DataFrame:
     if "train_fraction" not in runs.columns:
         runs.insert(list(runs.columns).index("seed") + 1, "train_fraction", 1.0)
     runs["train_fraction"] = runs["train_fraction"].fillna(1.0).astype(float)
+    return runs
+
+
+def write_runs(runs: pd.DataFrame, path: Path) -> None:
+    """Replace runs.csv atomically: a kill mid-write leaves the previous file whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    runs.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def append_run(path: Path, row: dict) -> pd.DataFrame:
+    """Add one finished run to runs.csv and return the whole table. The file is re-read under a
+    lock, not taken from this process's memory, so rows that another command sharing the folder
+    wrote since are kept; a run already there (the same task, method, seed and fraction) keeps its
+    first row."""
+    with FileLock(f"{path}.lock"):
+        runs = pd.concat([load_runs(path), pd.DataFrame([row])], ignore_index=True)
+        keys = pd.Series(list(map(run_key, runs.task, runs.method, runs.seed, runs.train_fraction)))
+        runs = runs[~keys.duplicated().to_numpy()].reset_index(drop=True)
+        write_runs(runs, path)
     return runs
 
 
@@ -778,9 +800,10 @@ def main(argv=None) -> int:
                 for e, p in (s.split(":", 1) for s in args.dnd_randinit)]
     known = [m[0] for m in methods] + ([] if runs.empty else list(runs.method))
     controls = parse_controls(args.control, known, list(recipes))
-    if not args.summary_only:
-        runs = fill_valid(runs, args.work, args.data_root, args.task_cache)
-        runs.to_csv(runs_csv, index=False) if not runs.empty else None
+    if not args.summary_only and not runs.empty:
+        with FileLock(f"{runs_csv}.lock"):
+            runs = fill_valid(load_runs(runs_csv), args.work, args.data_root, args.task_cache)
+            write_runs(runs, runs_csv)
     jobs = []
     for t in args.tasks:
         for frac in args.train_fractions:
@@ -796,8 +819,7 @@ def main(argv=None) -> int:
     with ProcessPoolExecutor(args.workers, initializer=share_cores, initargs=(args.workers,)) as pool:
         for row in pool.map(_run, jobs):
             print(row, flush=True)
-            runs = pd.concat([runs, pd.DataFrame([row])], ignore_index=True)
-            runs.to_csv(runs_csv, index=False)  # finished work is never lost
+            runs = append_run(runs_csv, row)  # finished work is never lost
     if runs.empty:
         print("no runs yet: nothing to summarise")
         return 0

@@ -92,6 +92,44 @@ def test_resume_skips_old_rows_and_runs_each_fraction_with_its_seeds(tmp_path, m
     assert calls == []
 
 
+def test_commands_sharing_out_keep_each_others_rows(tmp_path, monkeypatch):
+    # one command per core on the same --out: while this one trains, the other finishes a run
+    other = {"task": "ogbg-molfreesolv", "method": "chemprop defaults", "seed": 0, "train_fraction": 0.1,
+             "n_train": 1, "wall_s": 0.0, "rmse": 2.0}
+
+    def run(job):
+        vc.append_run(tmp_path / "runs.csv", other)  # twice in all: kept once
+        return _fake_run(job)
+
+    monkeypatch.setattr(vc, "_run", run)
+    monkeypatch.setattr(vc, "ProcessPoolExecutor", _Serial)
+    vc.main(["--data-root", "x", "--out", str(tmp_path), "--work", str(tmp_path / "work"), "--tasks", "ogbg-molesol",
+             "--train-fractions", "0.1", "--few-label-seeds", "0", "1"])
+    runs = vc.load_runs(tmp_path / "runs.csv")
+    assert sorted(zip(runs.task, runs.seed)) == [("ogbg-molesol", 0), ("ogbg-molesol", 1), ("ogbg-molfreesolv", 0)]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def _append_many(path, method, n):
+    for seed in range(n):
+        vc.append_run(Path(path), {"task": "ogbg-molesol", "method": method, "seed": seed, "train_fraction": 0.1,
+                                   "n_train": 1, "wall_s": 0.0, "rmse": 1.0})
+
+
+def test_concurrent_appends_lose_no_row(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_append_many, args=(tmp_path / "runs.csv", m, 25)) for m in ("a", "b")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    runs = vc.load_runs(tmp_path / "runs.csv")
+    assert sorted(runs.groupby("method").size().to_dict().items()) == [("a", 25), ("b", 25)]
+
+
 class _Serial:
     """ProcessPoolExecutor's stand-in: same constructor, runs the jobs in this process."""
 
