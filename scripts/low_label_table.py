@@ -33,6 +33,8 @@ SHORT = {"chemprop defaults": "no foundation",
          "dnd finetune TokenGT xTB NODE+GRAPH": "TokenGT xTB (dnd finetune)",
          "dnd finetune TokenGT xTB NODE+GRAPH, control": "TokenGT xTB control (dnd finetune)",
          "dnd finetune TokenGT xTB NODE+GRAPH, control (rebuilt)": "TokenGT xTB control, rebuilt (dnd finetune)",
+         "dnd finetune TokenGT ANI-2x NODE": "TokenGT ANI-2x (dnd finetune)",
+         "dnd finetune TokenGT ANI-2x NODE, control": "TokenGT ANI-2x control, re-initialised (dnd finetune)",
          "dnd finetune RandInit tokengt (cpu-fast)": "TokenGT RandInit (dnd finetune)"}
 OGB = ["ogbg-molfreesolv", "ogbg-molesol", "ogbg-mollipo", "ogbg-molbace", "ogbg-molbbbp", "ogbg-molclintox",
        "ogbg-molsider"]
