@@ -794,6 +794,8 @@ def main(argv=None) -> int:
         for spec in specs:
             if not all(spec.partition(sep)[::2]):
                 ap.error(f"{flag} {spec!r}: give {'NAME=CKPT' if sep == '=' else 'ENCODER:PRESET, e.g. tokengt:cpu-fast'}")
+            if sep == "=" and not Path(spec.partition(sep)[2]).is_file():
+                ap.error(f"{flag} {spec!r}: no checkpoint file {spec.partition(sep)[2]!r}; give a `dnd distill` student.ckpt")
     methods += [(f"dnd finetune {n}", None, {"init": os.path.abspath(c)}, [])
                 for n, c in (s.split("=", 1) for s in args.dnd_student)]
     methods += [(f"dnd finetune RandInit {e} ({p})", None, {"encoder": e, "preset": p}, [])

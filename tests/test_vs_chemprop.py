@@ -465,6 +465,7 @@ def test_dnd_finetune_rows_from_a_student_and_from_randinit(tmp_path, monkeypatc
         calls.append((cfg, len(task.train)))
         return {"valid": 2.0 + cfg.trainer.seed, "test": 3.0 + cfg.trainer.seed}
     monkeypatch.setattr(dnd.training.finetune, "run_finetune", fake_finetune)
+    (tmp_path / "s.ckpt").touch()  # read by the stubbed load_encoder only; the option checks it exists
     vc.main(["--data-root", "x", "--out", str(tmp_path), "--work", str(tmp_path / "w"), "--tasks", "ogbg-molesol",
              "--seeds", "1", "--no-defaults", "--dnd-student", f"xtb={tmp_path / 's.ckpt'}",
              "--dnd-randinit", "tokengt:cpu-fast"])
@@ -477,7 +478,8 @@ def test_dnd_finetune_rows_from_a_student_and_from_randinit(tmp_path, monkeypatc
     assert "dnd finetune RandInit tokengt (cpu-fast)" in runs.index
 
 
-@pytest.mark.parametrize("flag,spec", [("--dnd-randinit", "tokengt"), ("--dnd-student", "no-equals-sign")])
+@pytest.mark.parametrize("flag,spec", [("--dnd-randinit", "tokengt"), ("--dnd-student", "no-equals-sign"),
+                                       ("--dnd-student", "xtb=/no/such/student.ckpt")])
 def test_malformed_dnd_rows_are_one_line_and_exit_2(tmp_path, flag, spec, capsys):
     with pytest.raises(SystemExit) as e:
         vc.main(["--data-root", "x", "--out", str(tmp_path), "--tasks", "ogbg-molesol", flag, spec])
