@@ -77,6 +77,7 @@ import os
 import shlex
 import shutil
 import sys
+import threading
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -327,6 +328,22 @@ def share_cores(workers: int) -> None:
         return
     import torch
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def exit_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    """Stop this pool worker once its parent has gone. A killed vs_chemprop leaves its workers
+    alive (ProcessPoolExecutor cleans up only on a normal exit), and each goes on training the
+    runs already queued to it, whose rows nobody will write, on the cores a resumed run needs.
+    Reparenting is the portable sign of the parent's death."""
+    while os.getppid() == parent:
+        time.sleep(poll_s)
+    os._exit(1)
+
+
+def init_worker(workers: int) -> None:
+    """Pool initializer: share the cores, and die with the parent."""
+    share_cores(workers)
+    threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
 def load_runs(path: Path) -> pd.DataFrame:
@@ -818,7 +835,7 @@ def main(argv=None) -> int:
                                  "student": c, "flags": flags, "data_root": args.data_root,
                                  "task_cache": args.task_cache, "work": str(work_folder(args.work, t, m, frac, s))})
     print(f"{len(jobs)} runs to do ({len(done)} already in {runs_csv})", flush=True)
-    with ProcessPoolExecutor(args.workers, initializer=share_cores, initargs=(args.workers,)) as pool:
+    with ProcessPoolExecutor(args.workers, initializer=init_worker, initargs=(args.workers,)) as pool:
         for row in pool.map(_run, jobs):
             print(row, flush=True)
             runs = append_run(runs_csv, row)  # finished work is never lost

@@ -531,3 +531,56 @@ def test_paired_table_restricts_every_column_to_the_anchor_seeds(tmp_path, capsy
     assert row == "| ESOL (RMSE ↓) | 0-1 | 2.100 ± 1.556 | **2.000 ± 0.000** | - |"
     assert paired_table.main([str(path), "--fraction", "0.1", "--anchor", "A", "--column", "x=nope"]) == 2
     assert "no runs of method(s) ['nope']" in capsys.readouterr().err
+
+
+_ORPHAN_PARENT = """
+import sys, time
+from concurrent.futures import ProcessPoolExecutor
+sys.path.insert(0, {bench!r})
+import vs_chemprop as vc
+
+def job(pid_file):
+    import os
+    open(pid_file, "w").write(str(os.getpid()))
+    time.sleep(120)
+
+with ProcessPoolExecutor(1, initializer=vc.init_worker, initargs=(1,)) as pool:
+    list(pool.map(job, [{pid_file!r}] * 3))
+"""
+
+
+def test_pool_worker_dies_with_a_killed_parent(tmp_path):
+    """`kill` of a running vs_chemprop must not leave a worker training queued runs."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    pid_file = tmp_path / "worker.pid"
+    script = _ORPHAN_PARENT.format(bench=str(Path(vc.__file__).parent), pid_file=str(pid_file))
+    parent = subprocess.Popen([sys.executable, "-c", script], env=os.environ | {"OMP_NUM_THREADS": "1"})
+    worker = None
+    try:
+        deadline = time.time() + 60
+        while not (pid_file.is_file() and pid_file.read_text()) and time.time() < deadline:
+            time.sleep(0.1)
+        worker = int(pid_file.read_text())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.time() + 15
+        while _alive(worker) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not _alive(worker), "the pool worker outlived its killed parent"
+    finally:
+        parent.kill()
+        if worker and _alive(worker):
+            os.kill(worker, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as gone: it trains nothing)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
