@@ -18,7 +18,8 @@ from dnd.data.corpus import load_corpus
 from dnd.data.config import CorpusConfig
 from dnd.teachers import build_teacher
 from dnd.teachers.base import FeatureTeacher, TeacherOutput, TeacherSpec, formal_charge
-from dnd.teachers.cache import FeatureCache, TargetNorm, assemble, build_chunks, ensure_features, feature_folder
+from dnd.teachers.cache import (FeatureCache, TargetNorm, assemble, build_chunks, chunk_path, corpus_fingerprint,
+                              ensure_features, feature_folder)
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +205,8 @@ def test_chunks_resume_and_shards_assemble_to_the_same_cache(tmp_path):
     assert build_chunks(teacher, records, folder, (0, 2), chunk_size=2, log=lambda m: None) == 2
     assert build_chunks(teacher, records, folder, (0, 1), chunk_size=2, log=lambda m: None) == 0  # all done
     assert IndexTeacher.calls == 7
-    (folder / "chunks" / "chunk-00001.pt").write_bytes(b"damaged")
+    second = f"{teacher.fingerprint()}|{corpus_fingerprint(records[2:4])}"
+    chunk_path(folder, second).write_bytes(b"damaged")
     assert build_chunks(teacher, records, folder, (0, 1), chunk_size=2, log=lambda m: None) == 1
     sharded = FeatureCache(assemble(teacher, records, folder, chunk_size=2, log=lambda m: None))
     whole = ensure_features(teacher, records, tmp_path / "whole", chunk_size=7, log=lambda m: None)
@@ -215,6 +217,21 @@ def test_chunks_resume_and_shards_assemble_to_the_same_cache(tmp_path):
     cache = ensure_features(teacher, failing, tmp_path / "fail", chunk_size=4, log=lambda m: None)
     assert cache.ok.tolist() == [True] * 8 + [False]
     assert cache.meta["failed"] == {"8": "fluorine not supported"}
+
+
+def test_a_prefix_corpus_reuses_the_chunks_of_a_larger_one(tmp_path):
+    """`--limit 12000` of a 100k pass: its chunks are the pass's first 24, computed once."""
+    records = paired_records(9)
+    teacher = IndexTeacher(TeacherSpec("index"))
+    whole = ensure_features(teacher, records, tmp_path, chunk_size=2, log=lambda m: None)
+    IndexTeacher.calls = 0
+    prefix = ensure_features(teacher, records[:6], tmp_path, chunk_size=2, log=lambda m: None)
+    assert IndexTeacher.calls == 0 and prefix.path.parent != whole.path.parent
+    np.testing.assert_array_equal(prefix.array("node"), whole.array("node")[:prefix.offsets[-1]])
+    np.testing.assert_array_equal(prefix.array("mol"), whole.array("mol")[:6])
+    # a corpus that shares records but not chunk boundaries computes its own chunks
+    ensure_features(teacher, records[1:5], tmp_path, chunk_size=2, log=lambda m: None)
+    assert IndexTeacher.calls == 4
 
 
 def test_permuted_control_keeps_per_element_values_and_breaks_the_molecule_link(tmp_path):
@@ -304,7 +321,7 @@ def test_teacher_features_of_a_denoiser_are_the_networks_own(tmp_path):
     assert control.fingerprint() != teacher.fingerprint()
     assert main(["teacher-features", "--teacher", str(ckpt), "--limit", "12", "--feature-cache", str(tmp_path / "g"),
                  "--chunk-size", "5"]) == 0
-    assert len(list((tmp_path / "g").glob("denoised-*/chunks/chunk-*.pt"))) == 3
+    assert len(list((tmp_path / "g" / "chunks").glob("denoised-*.pt"))) == 3
 
 
 def test_missing_ani_parameters_are_one_clear_line(monkeypatch, tmp_path, capsys):

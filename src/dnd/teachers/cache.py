@@ -7,10 +7,14 @@ belongs to shard `k mod N`, so a job array of N tasks (`dnd teacher-features --s
 a corpus without coordination, like the conformer build. Each finished chunk is written
 atomically, so a killed run loses only the chunk in flight and a re-run skips finished ones.
 
-Layout, under a folder named by the teacher's fingerprint and the corpus's (`feature_folder`):
+Chunks are addressed by content (the teacher's fingerprint and that of the chunk's own records),
+not by corpus: every corpus holding the same chunk-aligned run of records shares them, so the
+first 12,000 molecules of a 100k pass (`--limit 12000`, 24 chunks of 500) cost nothing again,
+and a prefix of a pass still running can be distilled already. Layout under the cache root:
 
-    chunks/chunk-KKKKK.pt       per-record outputs of records [k*chunk_size, (k+1)*chunk_size)
-    <variant>-<dtype>/          the assembled features distillation reads, written once every
+    chunks/<kind>-<hash>.pt     the outputs of one chunk of records (`chunk_path`)
+    <kind>-<hash>/              one per teacher and corpus (`feature_folder`)
+      <variant>-<dtype>/        the assembled features distillation reads, written once every
                                 chunk is there; variant "teacher" or "control-seedS" (xTB's
                                 permutation control shares the teacher's chunks)
         node.npy    [graph nodes of the corpus, atom_dim]  rows of the atoms that are graph nodes
@@ -66,8 +70,11 @@ def feature_folder(root: str | Path, teacher: FeatureTeacher, records: Sequence)
     return Path(root) / f"{teacher.kind}-{key.hexdigest()[:20]}"
 
 
-def chunk_path(folder: Path, k: int) -> Path:
-    return folder / "chunks" / f"chunk-{k:05d}.pt"
+def chunk_path(folder: Path, fingerprint: str) -> Path:
+    """Where the chunk of `fingerprint` ("<teacher>|<chunk records>") lives: beside the corpus
+    folders, shared by all of them."""
+    kind = folder.name.split("-", 1)[0]
+    return folder.parent / "chunks" / f"{kind}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:32]}.pt"
 
 
 def _load_chunk(path: Path, fingerprint: str) -> dict | None:
@@ -109,13 +116,13 @@ def build_chunks(teacher: FeatureTeacher, records: Sequence, folder: Path, shard
     for k in ks:
         part = records[k * chunk_size:(k + 1) * chunk_size]
         fp = f"{teacher.fingerprint()}|{corpus_fingerprint(part)}"
-        if _load_chunk(chunk_path(folder, k), fp) is None:
+        if _load_chunk(chunk_path(folder, fp), fp) is None:
             todo.append((k, part, fp))
     if len(todo) < len(ks):
         log(f"teacher features: {len(ks) - len(todo)} of {len(ks)} chunks of shard {i}/{n} already done")
     t0, done = time.perf_counter(), 0
     for step, (k, part, fp) in enumerate(todo, 1):
-        atomic_save(_pack(teacher.compute(part), part, teacher, fp), chunk_path(folder, k))
+        atomic_save(_pack(teacher.compute(part), part, teacher, fp), chunk_path(folder, fp))
         done += len(part)
         log(f"teacher features: chunk {k} ({step}/{len(todo)}), {done / (time.perf_counter() - t0):.1f} molecules/s")
     return len(todo)
@@ -140,10 +147,11 @@ def assemble(teacher: FeatureTeacher, records: Sequence, folder: Path, chunk_siz
     chunks = []
     for k in range(-(-len(records) // chunk_size)):
         part = records[k * chunk_size:(k + 1) * chunk_size]
-        chunk = _load_chunk(chunk_path(folder, k), f"{teacher.fingerprint()}|{corpus_fingerprint(part)}")
+        fp = f"{teacher.fingerprint()}|{corpus_fingerprint(part)}"
+        chunk = _load_chunk(chunk_path(folder, fp), fp)
         if chunk is None:
-            raise CacheError(f"{chunk_path(folder, k)}: chunk missing; run `dnd teacher-features` "
-                             "for every shard first (or without --shard)")
+            raise CacheError(f"{chunk_path(folder, fp)}: chunk {k} of {folder.name} missing; run "
+                             "`dnd teacher-features` for every shard first (or without --shard)")
         chunks.append(chunk)
     atom = torch.cat([c["atom"] for c in chunks]).numpy()
     mol = torch.cat([c["mol"] for c in chunks]).numpy()
