@@ -50,7 +50,8 @@ def test_two_processes_on_different_corpora_share_one_cache(tmp_path):
     for got, want in zip(results, solo):
         for features in got:
             np.testing.assert_array_equal(features, want)
-    assert len([p for p in shared.iterdir() if not p.name.startswith(".")]) == 2  # one folder per corpus
+    folders = sorted(p.name for p in shared.iterdir() if not p.name.startswith("."))
+    assert len(folders) == 3 and folders[0] == "chunks"  # the shared chunks, one folder per corpus
     assert not [p for p in shared.iterdir() if p.name.startswith(".")]           # no temp folders left
 
 
