@@ -36,6 +36,7 @@ SHORT = {"chemprop defaults": "no foundation",
          "dnd finetune TokenGT ANI-2x NODE": "TokenGT ANI-2x (dnd finetune)",
          "dnd finetune TokenGT ANI-2x NODE, control": "TokenGT ANI-2x control, re-initialised (dnd finetune)",
          "dnd finetune TokenGT ANI-2x NODE, control, 100k": "the same on 100k molecules (dnd finetune)",
+         "dnd finetune TokenGT xTB NODE+GRAPH, 29k": "TokenGT xTB, 29.5k molecules (dnd finetune)",
          "dnd finetune RandInit tokengt (cpu-fast)": "TokenGT RandInit (dnd finetune)"}
 OGB = ["ogbg-molfreesolv", "ogbg-molesol", "ogbg-mollipo", "ogbg-molbace", "ogbg-molbbbp", "ogbg-molclintox",
        "ogbg-molsider"]
