@@ -18,7 +18,7 @@ from dnd.data.corpus import load_corpus
 from dnd.data.config import CorpusConfig
 from dnd.teachers import build_teacher
 from dnd.teachers.base import FeatureTeacher, TeacherOutput, TeacherSpec, formal_charge
-from dnd.teachers.cache import (FeatureCache, TargetNorm, assemble, build_chunks, chunk_path, corpus_fingerprint,
+from dnd.teachers.cache import (FeatureCache, TargetNorm, assemble, build_chunks, chunk_address,
                               ensure_features, feature_folder)
 
 
@@ -205,8 +205,7 @@ def test_chunks_resume_and_shards_assemble_to_the_same_cache(tmp_path):
     assert build_chunks(teacher, records, folder, (0, 2), chunk_size=2, log=lambda m: None) == 2
     assert build_chunks(teacher, records, folder, (0, 1), chunk_size=2, log=lambda m: None) == 0  # all done
     assert IndexTeacher.calls == 7
-    second = f"{teacher.fingerprint()}|{corpus_fingerprint(records[2:4])}"
-    chunk_path(folder, second).write_bytes(b"damaged")
+    chunk_address(teacher, records[2:4], folder)[1].write_bytes(b"damaged")
     assert build_chunks(teacher, records, folder, (0, 1), chunk_size=2, log=lambda m: None) == 1
     sharded = FeatureCache(assemble(teacher, records, folder, chunk_size=2, log=lambda m: None))
     whole = ensure_features(teacher, records, tmp_path / "whole", chunk_size=7, log=lambda m: None)

@@ -12,7 +12,7 @@ not by corpus: every corpus holding the same chunk-aligned run of records shares
 first 12,000 molecules of a 100k pass (`--limit 12000`, 24 chunks of 500) cost nothing again,
 and a prefix of a pass still running can be distilled already. Layout under the cache root:
 
-    chunks/<kind>-<hash>.pt     the outputs of one chunk of records (`chunk_path`)
+    chunks/<kind>-<hash>.pt     the outputs of one chunk of records (`chunk_address`)
     <kind>-<hash>/              one per teacher and corpus (`feature_folder`)
       <variant>-<dtype>/        the assembled features distillation reads, written once every
                                 chunk is there; variant "teacher" or "control-seedS" (xTB's
@@ -70,11 +70,12 @@ def feature_folder(root: str | Path, teacher: FeatureTeacher, records: Sequence)
     return Path(root) / f"{teacher.kind}-{key.hexdigest()[:20]}"
 
 
-def chunk_path(folder: Path, fingerprint: str) -> Path:
-    """Where the chunk of `fingerprint` ("<teacher>|<chunk records>") lives: beside the corpus
-    folders, shared by all of them."""
-    kind = folder.name.split("-", 1)[0]
-    return folder.parent / "chunks" / f"{kind}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:32]}.pt"
+def chunk_address(teacher: FeatureTeacher, part: Sequence, folder: Path) -> tuple[str, Path]:
+    """The fingerprint of `teacher` on the records `part` (stored in the chunk and checked on
+    reading) and the file it lives in: beside the corpus folders, shared by all of them."""
+    fingerprint = f"{teacher.fingerprint()}|{corpus_fingerprint(part)}"
+    name = f"{teacher.kind}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:32]}.pt"
+    return fingerprint, folder.parent / "chunks" / name
 
 
 def _load_chunk(path: Path, fingerprint: str) -> dict | None:
@@ -115,14 +116,14 @@ def build_chunks(teacher: FeatureTeacher, records: Sequence, folder: Path, shard
     todo = []
     for k in ks:
         part = records[k * chunk_size:(k + 1) * chunk_size]
-        fp = f"{teacher.fingerprint()}|{corpus_fingerprint(part)}"
-        if _load_chunk(chunk_path(folder, fp), fp) is None:
-            todo.append((k, part, fp))
+        fp, path = chunk_address(teacher, part, folder)
+        if _load_chunk(path, fp) is None:
+            todo.append((k, part, fp, path))
     if len(todo) < len(ks):
         log(f"teacher features: {len(ks) - len(todo)} of {len(ks)} chunks of shard {i}/{n} already done")
     t0, done = time.perf_counter(), 0
-    for step, (k, part, fp) in enumerate(todo, 1):
-        atomic_save(_pack(teacher.compute(part), part, teacher, fp), chunk_path(folder, fp))
+    for step, (k, part, fp, path) in enumerate(todo, 1):
+        atomic_save(_pack(teacher.compute(part), part, teacher, fp), path)
         done += len(part)
         log(f"teacher features: chunk {k} ({step}/{len(todo)}), {done / (time.perf_counter() - t0):.1f} molecules/s")
     return len(todo)
@@ -147,10 +148,10 @@ def assemble(teacher: FeatureTeacher, records: Sequence, folder: Path, chunk_siz
     chunks = []
     for k in range(-(-len(records) // chunk_size)):
         part = records[k * chunk_size:(k + 1) * chunk_size]
-        fp = f"{teacher.fingerprint()}|{corpus_fingerprint(part)}"
-        chunk = _load_chunk(chunk_path(folder, fp), fp)
+        fp, path = chunk_address(teacher, part, folder)
+        chunk = _load_chunk(path, fp)
         if chunk is None:
-            raise CacheError(f"{chunk_path(folder, fp)}: chunk {k} of {folder.name} missing; run "
+            raise CacheError(f"{path}: chunk {k} of {folder.name} missing; run "
                              "`dnd teacher-features` for every shard first (or without --shard)")
         chunks.append(chunk)
     atom = torch.cat([c["atom"] for c in chunks]).numpy()
