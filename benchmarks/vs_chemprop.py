@@ -43,6 +43,9 @@ the reference of every Δ, so a recipe can only be credited with beating chempro
 `--recipe-defaults` adds 'chemprop defaults [R]' (no foundation, recipe R), the control that
 separates the recipe's effect from the foundation's. `--recipes-only` skips the foundations'
 as-shipped rows. `--control` pairs hold under every recipe ('T [R]' vs 'C [R]').
+`--dnd-recipe NAME="FLAGS"` is the same for the `dnd finetune` rows: FLAGS are `dnd finetune`'s
+own settings (e.g. `--batch-size 32 --layer-decay 0.8`), read by its config parser, over dnd's
+recipe; the initialisation, subset, seed and label stay the benchmark's.
 
 Validation: every chemprop run also records `valid_<metric>` (e.g. `valid_rmse`): its best.pt
 (the checkpoint chemprop selected on the valid split) predicts the valid split in-process with
@@ -182,24 +185,66 @@ def parse_recipes(specs: list[str]) -> dict[str, list[str]]:
         name, sep, text = spec.partition("=")
         name = name.strip()
         if not sep or not name or any(c in name for c in "[]=/"):
-            raise SystemExit(f"--recipe {spec!r}: expected NAME=\"--chemprop-flag VALUE ...\" "
+            raise ValueError(f"--recipe {spec!r}: expected NAME=\"--chemprop-flag VALUE ...\" "
                              "(NAME without [ ] = /)")
         if name in recipes:
-            raise SystemExit(f"--recipe: {name!r} given twice")
+            raise ValueError(f"--recipe: {name!r} given twice")
         flags = shlex.split(text)
         if not flags or not flags[0].startswith("-"):
-            raise SystemExit(f"--recipe {name}: {text!r} does not start with a chemprop flag")
+            raise ValueError(f"--recipe {name}: {text!r} does not start with a chemprop flag")
         try:
             parsed = vars(_chemprop_train_args(flags))
         except ValueError as e:
-            raise SystemExit(f"--recipe {name}: chemprop train refuses {text!r}: {e}") from None
+            raise ValueError(f"--recipe {name}: chemprop train refuses {text!r}: {e}") from None
         changed = {k for k in parsed if parsed[k] != base.get(k)}
         if changed & set(RESERVED_DESTS):
-            raise SystemExit(f"--recipe {name}: sets {sorted(changed & set(RESERVED_DESTS))}, "
+            raise ValueError(f"--recipe {name}: sets {sorted(changed & set(RESERVED_DESTS))}, "
                              "which the benchmark fixes for every method")
         if not changed:
-            raise SystemExit(f"--recipe {name}: {text!r} is chemprop's default; no recipe")
+            raise ValueError(f"--recipe {name}: {text!r} is chemprop's default; no recipe")
         recipes[name] = flags
+    return recipes
+
+
+# FinetuneConfig settings a `--dnd-recipe` may not set: what the benchmark fixes for every row
+# (the initialisation, the training subset, the seed, the label) or where the run happens
+DND_FIXED = ("init", "encoder", "preset", "overrides", "method", "train_fraction", "max_train",
+             "trainer.seed", "trainer.accelerator", "trainer.devices", "trainer.strategy", "num_workers")
+
+
+def parse_dnd_recipes(specs: list[str]) -> dict[str, dict]:
+    """`--dnd-recipe NAME="FLAGS"` options -> {NAME: settings}: `dnd finetune` flags, read by the
+    parser `dnd finetune` builds from FinetuneConfig (so only real settings, with their types,
+    pass), as the nested mapping `apply_overrides` takes. The dnd twin of `--recipe`: names
+    share one namespace with the chemprop recipes, so a label '[NAME]' means one thing."""
+    from dnd.cli import options
+    from dnd.training.config import FinetuneConfig
+
+    class Refuse(argparse.ArgumentParser):
+        def error(self, message):
+            raise ValueError(message)
+
+    recipes: dict[str, dict] = {}
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        name = name.strip()
+        if not sep or not name or any(c in name for c in "[]=/"):
+            raise ValueError(f"--dnd-recipe {spec!r}: expected NAME=\"--dnd-finetune-flag VALUE ...\" "
+                             "(NAME without [ ] = /)")
+        if name in recipes:
+            raise ValueError(f"--dnd-recipe: {name!r} given twice")
+        parser = Refuse(prog="dnd finetune", add_help=False)
+        options.add_config_arguments(parser, FinetuneConfig(), "recipe")
+        try:
+            given = parser.parse_args(shlex.split(text))
+        except ValueError as e:
+            raise ValueError(f"--dnd-recipe {name}: dnd finetune refuses {text!r}: {e}") from None
+        if not vars(given):
+            raise ValueError(f"--dnd-recipe {name}: {text!r} sets nothing; give dnd finetune flags")
+        fixed = sorted(set(vars(given)) & set(DND_FIXED))
+        if fixed:
+            raise ValueError(f"--dnd-recipe {name}: sets {fixed}, which the benchmark fixes for every method")
+        recipes[name] = options.overrides_from_args(given)
     return recipes
 
 
@@ -295,18 +340,22 @@ def run_chemprop(job: dict) -> dict:
 def run_dnd_finetune(job: dict) -> dict:
     """dnd's finetuning recipe, one seed, from a student checkpoint (`student`: {"init": CKPT}) or
     from a random initialisation of the same architecture (`{"encoder": E, "preset": P}`, the
-    RandInit row a student is measured against); standardisation is refitted on the training
+    RandInit row a student is measured against): the defaults `dnd finetune` gives that encoder
+    (a D-MPNN's follow chemprop), a `--dnd-recipe`'s settings over them where `student` has a
+    "recipe"; standardisation is refitted on the training
     subset by the finetuner itself. Its valid metric is of the checkpoint dnd selected on the
     valid split, the one that predicted the test split."""
+    from dnd.config_check import apply_overrides
     from dnd.data.tasks import load_task
     from dnd.models.checkpoint import load_encoder
-    from dnd.training.config import FinetuneConfig
+    from dnd.training.config import finetune_defaults
     from dnd.training.finetune import run_finetune
     task = subset_task(load_task(job["task"], root=job["data_root"], cache_dir=job["task_cache"]),
                        job["fraction"], job["seed"])
-    spec = job["student"]
+    spec = dict(job["student"])
+    recipe = spec.pop("recipe", {})
     encoder = load_encoder(spec["init"]).name if spec.get("init") else spec["encoder"]
-    cfg = FinetuneConfig(**spec, method=job["method"], readout="norm" if encoder == "dmpnn" else "mp")
+    cfg = apply_overrides(replace(finetune_defaults(encoder), **spec, method=job["method"]), recipe, "--dnd-recipe")
     cfg = replace(cfg, trainer=replace(cfg.trainer, seed=job["seed"], progress=False))
     start = time.time()
     result = run_finetune(cfg, task, Path(job["work"]))
@@ -397,9 +446,9 @@ def parse_controls(specs: list[str], methods: list[str], recipes: list[str] = ()
     for spec in specs:
         control, sep, teacher = spec.partition("=")
         if not sep:
-            raise SystemExit(f"--control {spec!r}: expected CONTROL=TEACHER")
+            raise ValueError(f"--control {spec!r}: expected CONTROL=TEACHER")
         if method(teacher) in controls:
-            raise SystemExit(f"--control: {teacher!r} has two controls; give one per teacher")
+            raise ValueError(f"--control: {teacher!r} has two controls; give one per teacher")
         controls[method(teacher)] = method(control)
     for teacher, control in list(controls.items()):
         for r in recipes:
@@ -785,11 +834,14 @@ def main(argv=None) -> int:
                     help="a finetuning recipe: chemprop train flags (e.g. \"--max-lr 3e-4 "
                          "--warmup-epochs 4\"); every foundation also runs under it as "
                          "'chemprop + NAME foundation [RECIPE]' (repeatable)")
+    ap.add_argument("--dnd-recipe", action="append", default=[], metavar='NAME="FLAGS"',
+                    help="a dnd finetuning recipe: dnd finetune flags (e.g. \"--batch-size 32\"); every "
+                         "--dnd-student and --dnd-randinit row also runs under it as '... [NAME]' (repeatable)")
     ap.add_argument("--recipe-defaults", action="store_true",
                     help="also run chemprop without a foundation under each recipe "
                          "('chemprop defaults [RECIPE]'); the plain defaults row always runs")
     ap.add_argument("--recipes-only", action="store_true",
-                    help="run the foundations under the recipes only, not also as chemprop ships")
+                    help="run the foundations (and dnd rows) under the recipes only, not also as shipped")
     ap.add_argument("--select-fraction", nargs="+", type=float, default=[1.0],
                     help="fractions at which selection.md ranks the methods on the validation metric")
     ap.add_argument("--no-defaults", action="store_true", help="skip the chemprop-defaults row")
@@ -803,7 +855,11 @@ def main(argv=None) -> int:
     runs_csv = out / "runs.csv"
     runs = load_runs(runs_csv)
     done = set() if runs.empty else set(map(run_key, runs.task, runs.method, runs.seed, runs.train_fraction))
-    recipes = parse_recipes(args.recipe)
+    try:  # the option parsers' refusals are user errors: one line, exit 2
+        recipes = parse_recipes(args.recipe)
+        dnd_recipes = parse_dnd_recipes(args.dnd_recipe)
+    except ValueError as e:
+        ap.error(str(e))
     foundations = [(foundation_method(n), os.path.abspath(f)) for n, f in (s.split("=", 1) for s in args.foundation)]
     methods = plan_methods(foundations, recipes, defaults=not args.no_defaults,
                            recipe_defaults=args.recipe_defaults, recipes_only=args.recipes_only)
@@ -813,12 +869,20 @@ def main(argv=None) -> int:
                 ap.error(f"{flag} {spec!r}: give {'NAME=CKPT' if sep == '=' else 'ENCODER:PRESET, e.g. tokengt:cpu-fast'}")
             if sep == "=" and not Path(spec.partition(sep)[2]).is_file():
                 ap.error(f"{flag} {spec!r}: no checkpoint file {spec.partition(sep)[2]!r}; give a `dnd distill` student.ckpt")
-    methods += [(f"dnd finetune {n}", None, {"init": os.path.abspath(c)}, [])
-                for n, c in (s.split("=", 1) for s in args.dnd_student)]
-    methods += [(f"dnd finetune RandInit {e} ({p})", None, {"encoder": e, "preset": p}, [])
-                for e, p in (s.split(":", 1) for s in args.dnd_randinit)]
+    if set(dnd_recipes) & set(recipes):
+        ap.error(f"recipe names {sorted(set(dnd_recipes) & set(recipes))} given to both --recipe and --dnd-recipe")
+    students = [(f"dnd finetune {n}", {"init": os.path.abspath(c)}) for n, c in (s.split("=", 1) for s in args.dnd_student)]
+    students += [(f"dnd finetune RandInit {e} ({p})", {"encoder": e, "preset": p})
+                 for e, p in (s.split(":", 1) for s in args.dnd_randinit)]
+    for label, student in students:
+        if not args.recipes_only or not dnd_recipes:
+            methods.append((label, None, student, []))
+        methods += [(recipe_method(label, r), None, student | {"recipe": o}, []) for r, o in dnd_recipes.items()]
     known = [m[0] for m in methods] + ([] if runs.empty else list(runs.method))
-    controls = parse_controls(args.control, known, list(recipes))
+    try:
+        controls = parse_controls(args.control, known, list(recipes) + list(dnd_recipes))
+    except ValueError as e:
+        ap.error(str(e))
     if not args.summary_only and not runs.empty:
         with FileLock(f"{runs_csv}.lock"):
             runs = fill_valid(load_runs(runs_csv), args.work, args.data_root, args.task_cache)

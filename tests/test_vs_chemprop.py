@@ -233,12 +233,12 @@ def test_recipe_parses_real_chemprop_flags():
     "no-equals-sign",
 ])
 def test_recipe_refused(spec):
-    with pytest.raises(SystemExit):
+    with pytest.raises(ValueError):
         vc.parse_recipes([spec])
 
 
 def test_recipe_name_given_twice_refused():
-    with pytest.raises(SystemExit):
+    with pytest.raises(ValueError):
         vc.parse_recipes(["a=--max-lr 3e-4", "a=--epochs 80"])
 
 
@@ -584,3 +584,58 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_dnd_recipe_runs_every_dnd_row_under_its_settings(tmp_path, monkeypatch):
+    """--dnd-recipe NAME="FLAGS" adds '<row> [NAME]' for each dnd row, trained with FLAGS over dnd's
+    recipe (the nested trainer setting too) and the benchmark's seed; the plain row keeps dnd's."""
+    import dnd.data.tasks
+    import dnd.models.checkpoint
+    import dnd.training.finetune
+    calls = {}
+    monkeypatch.setattr(vc, "ProcessPoolExecutor", _Serial)
+    monkeypatch.setattr(dnd.data.tasks, "load_task", lambda name, root, cache_dir: _toy_task())
+    monkeypatch.setattr(dnd.models.checkpoint, "load_encoder", lambda ckpt: SimpleNamespace(name="tokengt"))
+
+    def fake_finetune(cfg, task, out):
+        calls[cfg.method] = cfg
+        return {"valid": 2.0, "test": 3.0}
+    monkeypatch.setattr(dnd.training.finetune, "run_finetune", fake_finetune)
+    (tmp_path / "s.ckpt").touch()
+    vc.main(["--data-root", "x", "--out", str(tmp_path), "--work", str(tmp_path / "w"), "--tasks", "ogbg-molesol",
+             "--seeds", "1", "--no-defaults", "--dnd-student", f"xtb={tmp_path / 's.ckpt'}",
+             "--dnd-recipe", "small=--batch-size 32 --max-epochs 7"])
+    plain, small = calls["dnd finetune xtb"], calls["dnd finetune xtb [small]"]
+    assert (plain.batch_size, plain.trainer.max_epochs) == (128, 100)
+    assert (small.batch_size, small.trainer.max_epochs, small.trainer.seed) == (32, 7, 1)
+    assert small.init == plain.init and small.lr == plain.lr
+
+
+@pytest.mark.parametrize("spec,said", [("x=--no-such-flag 1", "dnd finetune refuses"),
+                                       ("x=--batch-size many", "dnd finetune refuses"),
+                                       ("x=--seed 3", "the benchmark fixes"),
+                                       ("x=--init dnd:other", "the benchmark fixes"),
+                                       ("nosign", "expected NAME=")])
+def test_bad_dnd_recipe_is_one_line_and_exit_2(tmp_path, spec, said, capsys):
+    with pytest.raises(SystemExit) as e:
+        vc.main(["--data-root", "x", "--out", str(tmp_path), "--tasks", "ogbg-molesol", "--dnd-recipe", spec])
+    assert e.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_dnd_row_of_a_dmpnn_student_gets_the_defaults_dnd_finetune_gives_it(tmp_path, monkeypatch):
+    """The benchmark's 'dnd finetune' row is what a user's `dnd finetune --init` runs: for a D-MPNN
+    student chemprop's readout, lr and batch (training.config.finetune_defaults), not Table 5c's."""
+    import dnd.data.tasks
+    import dnd.models.checkpoint
+    import dnd.training.finetune
+    calls = []
+    monkeypatch.setattr(vc, "ProcessPoolExecutor", _Serial)
+    monkeypatch.setattr(dnd.data.tasks, "load_task", lambda name, root, cache_dir: _toy_task())
+    monkeypatch.setattr(dnd.models.checkpoint, "load_encoder", lambda ckpt: SimpleNamespace(name="dmpnn"))
+    monkeypatch.setattr(dnd.training.finetune, "run_finetune",
+                        lambda cfg, task, out: calls.append(cfg) or {"valid": 2.0, "test": 3.0})
+    (tmp_path / "s.ckpt").touch()
+    vc.main(["--data-root", "x", "--out", str(tmp_path), "--work", str(tmp_path / "w"), "--tasks", "ogbg-molesol",
+             "--seeds", "1", "--no-defaults", "--dnd-student", f"d={tmp_path / 's.ckpt'}"])
+    (cfg,) = calls
+    assert (cfg.readout, cfg.lr, cfg.batch_size, cfg.warmup_epochs) == ("norm", 1e-3, 50, 2.0)
