@@ -16,7 +16,9 @@ ri) are scored as MAE in the label's units and as MAE in units of the std of the
 split's labels (`mae_std`, the scale of the paper's Table 1; the same unit at every fraction).
 Finished runs are appended to `runs.csv` at once and skipped when the command is run again, so an
 interrupted benchmark continues; several commands may share one `--out` (e.g. one per core, each
-with its own `--tasks`): each append re-reads the file under a lock and replaces it atomically.
+with its own `--tasks` and OMP_NUM_THREADS=1: each command alone takes all the cores, and two
+oversubscribing two cores ran 10-15x slower here): each append re-reads the file under a lock and
+replaces it atomically.
 
 Few labels: `--train-fractions 0.1 0.25 1.0` trains on a fraction of the training split. At one
 seed and fraction every method trains on the SAME subset (`train_subset`: round(fraction x n_train)
@@ -174,6 +176,18 @@ def _chemprop_train_args(flags: list[str]):
                          f"chemprop train refuses {flags}") from None
 
 
+def recipe_name(spec: str, option: str, tool: str, taken) -> tuple[str, str]:
+    """NAME and FLAGS of one `NAME="FLAGS"` recipe option; ValueError for a malformed or taken
+    NAME (brackets mark a recipe in a method label, so NAME holds none)."""
+    name, sep, text = spec.partition("=")
+    name = name.strip()
+    if not sep or not name or any(c in name for c in "[]=/"):
+        raise ValueError(f"{option} {spec!r}: expected NAME=\"--{tool}-flag VALUE ...\" (NAME without [ ] = /)")
+    if name in taken:
+        raise ValueError(f"{option}: {name!r} given twice")
+    return name, text
+
+
 def parse_recipes(specs: list[str]) -> dict[str, list[str]]:
     """`--recipe NAME="FLAGS"` options -> {NAME: [flag, ...]}: chemprop `train` flags (parsed by
     chemprop's own argument parser, so only real chemprop flags pass) that change how a run
@@ -182,13 +196,7 @@ def parse_recipes(specs: list[str]) -> dict[str, list[str]]:
     recipes: dict[str, list[str]] = {}
     base = vars(_chemprop_train_args([])) if specs else {}
     for spec in specs:
-        name, sep, text = spec.partition("=")
-        name = name.strip()
-        if not sep or not name or any(c in name for c in "[]=/"):
-            raise ValueError(f"--recipe {spec!r}: expected NAME=\"--chemprop-flag VALUE ...\" "
-                             "(NAME without [ ] = /)")
-        if name in recipes:
-            raise ValueError(f"--recipe: {name!r} given twice")
+        name, text = recipe_name(spec, "--recipe", "chemprop", recipes)
         flags = shlex.split(text)
         if not flags or not flags[0].startswith("-"):
             raise ValueError(f"--recipe {name}: {text!r} does not start with a chemprop flag")
@@ -226,13 +234,7 @@ def parse_dnd_recipes(specs: list[str]) -> dict[str, dict]:
 
     recipes: dict[str, dict] = {}
     for spec in specs:
-        name, sep, text = spec.partition("=")
-        name = name.strip()
-        if not sep or not name or any(c in name for c in "[]=/"):
-            raise ValueError(f"--dnd-recipe {spec!r}: expected NAME=\"--dnd-finetune-flag VALUE ...\" "
-                             "(NAME without [ ] = /)")
-        if name in recipes:
-            raise ValueError(f"--dnd-recipe: {name!r} given twice")
+        name, text = recipe_name(spec, "--dnd-recipe", "dnd-finetune", recipes)
         parser = Refuse(prog="dnd finetune", add_help=False)
         options.add_config_arguments(parser, FinetuneConfig(), "recipe")
         try:
