@@ -232,11 +232,11 @@ def parse_dnd_recipes(specs: list[str]) -> dict[str, dict]:
         def error(self, message):
             raise ValueError(message)
 
+    parser = Refuse(prog="dnd finetune", add_help=False)
+    options.add_config_arguments(parser, FinetuneConfig(), "recipe")
     recipes: dict[str, dict] = {}
     for spec in specs:
         name, text = recipe_name(spec, "--dnd-recipe", "dnd-finetune", recipes)
-        parser = Refuse(prog="dnd finetune", add_help=False)
-        options.add_config_arguments(parser, FinetuneConfig(), "recipe")
         try:
             given = parser.parse_args(shlex.split(text))
         except ValueError as e:
