@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 
 from dnd.models.identifiers import laplacian_eigenvectors, orthonormal_random_features
 from dnd.models.tokengt import TokenGT, TokenGTConfig, TokenLayout
@@ -107,6 +107,29 @@ def test_sign_flips_only_in_training(molecules):
         f, fl = fixed[b.batch == g], flipped[b.batch == g]
         signs = torch.sign((f * fl).sum(0)).where(f.abs().sum(0) > 0, torch.ones(()))
         torch.testing.assert_close(fl, f * signs)
+
+
+def test_prepared_identifiers_are_each_molecule_alone_and_are_used(molecules):
+    """`prepare` computes each molecule's Laplacian eigenvectors once, on the molecule alone: a
+    batch of prepared records gives bit for bit the identifiers and outputs each molecule has in
+    a batch of its own, whatever shares its batch; the cached ones are what `identifiers` reads;
+    the caller's records stay as they were."""
+    enc = model(id_type="lap")
+    records = molecules[:40]
+    prepared = enc.prepare(records)
+    assert all("lap_ids" not in r for r in records) and all("lap_ids" in r for r in prepared)
+    cached, plain = Batch.from_data_list(prepared), Batch.from_data_list(records)
+    assert cached.lap_ids.shape == (cached.num_nodes, TINY["id_dim"])
+    together = enc(cached)
+    for i, record in enumerate(records):
+        alone = batch_of([record])
+        assert torch.equal(enc.identifiers(cached)[cached.batch == i], enc.identifiers(alone))
+        torch.testing.assert_close(together.node[cached.batch == i], enc(alone).node, atol=1e-5, rtol=1e-4)
+    cached.lap_ids = -cached.lap_ids  # read, not recomputed
+    assert torch.equal(enc.identifiers(cached), cached.lap_ids)
+    wider = model(id_type="lap", id_dim=12)  # prepared for another width: recomputed
+    assert torch.equal(wider.identifiers(cached), wider.identifiers(plain))
+    assert all("lap_ids" not in r for r in model(id_type="orf").prepare(records))
 
 
 def well_posed_molecule(graphs, k):

@@ -15,17 +15,17 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from dnd.checks import output_file, torch_device
 from dnd.data.loader import make_loader
 from dnd.inference.inputs import InputError, read_molecules
 from dnd.models.checkpoint import hparams, load_checkpoint, load_encoder
+from dnd.models.encoder import GraphEncoder
 from dnd.models.property import is_property_checkpoint, load_property_model
 from dnd.models.readout import Readout
 
 
-def load_embedder(path: str | Path, readout: str | None = None) -> tuple[nn.Module, Readout]:
+def load_embedder(path: str | Path, readout: str | None = None) -> tuple[GraphEncoder, Readout]:
     """(encoder, readout) of a finetuned or student checkpoint. `readout` None keeps the
     finetuned model's own readout, or mean pooling for a student."""
     hp = hparams(load_checkpoint(path), path)
@@ -36,13 +36,13 @@ def load_embedder(path: str | Path, readout: str | None = None) -> tuple[nn.Modu
 
 
 @torch.no_grad()
-def embed_records(encoder: nn.Module, readout: Readout, records: Sequence, batch_size: int = 256,
+def embed_records(encoder: GraphEncoder, readout: Readout, records: Sequence, batch_size: int = 256,
                   nodes: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
     """Graph embeddings [n, d] and (when `nodes`) per-record node embeddings [n_i, d]."""
     encoder.eval()
     device = next(encoder.parameters()).device
     graphs, node_lists = [], []
-    for batch in make_loader(list(records), batch_size):
+    for batch in make_loader(encoder.prepare(records), batch_size):
         batch = batch.to(device)
         out = encoder(batch)
         graphs.append(readout(out, batch).cpu())

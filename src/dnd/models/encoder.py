@@ -9,6 +9,7 @@ by string (see `dnd.models.registry`) and swap it without code changes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar, NamedTuple
 
 from torch import Tensor, nn
@@ -55,3 +56,9 @@ class GraphEncoder(nn.Module, ABC):
     def no_weight_decay(self) -> set[str]:
         """Names of this module's own learned tokens, exempt from weight decay (timm's hook)."""
         return set()
+
+    def prepare(self, records: Sequence[Any]) -> list[Any]:
+        """The records as this encoder wants them for training and inference, with whatever it
+        computes once per molecule rather than per batch (TokenGT: its Laplacian eigenvectors).
+        The input records are not modified. Default: the records as given."""
+        return list(records)

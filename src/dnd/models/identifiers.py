@@ -9,9 +9,12 @@ node. Two kinds:
 - Laplacian eigenvectors: the k eigenvectors of the symmetric normalised Laplacian with smallest
   eigenvalues. Their sign is arbitrary, so we first fix it canonically (largest positive entry
   beats largest negative entry) and, in training, flip each vector's sign at random so the model
-  cannot rely on it. Computed batch-wise with one `torch.linalg.eigh` on padded dense Laplacians:
-  molecules have < 100 heavy atoms, so this costs well under a millisecond per graph and needs no
-  per-record cache.
+  cannot rely on it. Computed with batched `torch.linalg.eigh` calls on dense Laplacians, one
+  per group of equal-size graphs (molecules have < 100 heavy atoms: well under a millisecond per
+  graph). Inside a degenerate eigenspace the basis LAPACK returns can depend on the matrix's
+  position in the batched call, so `TokenGT.prepare` computes each graph alone, once, for
+  finetuning, prediction and embeddings; distillation uses the batched path, where this acts
+  like one more random augmentation.
 
 Both return [N_nodes, dim] in batch node order; graphs with fewer than `dim` nodes are zero-padded
 on the right (exactly what the reference implementation does), graphs with more nodes than `dim`
@@ -78,7 +81,9 @@ def laplacian_eigenvectors(edge_index: Tensor, node_batch: Tensor, num_graphs: i
     Graphs are diagonalised in groups of equal size, each on its own unpadded matrix: eigh's
     choice of basis inside a degenerate eigenspace (and of sign for sign-symmetric vectors)
     depends on the exact input, so padding to the batch's largest graph would make a molecule's
-    identifiers, and hence its predictions, depend on its batch companions."""
+    identifiers depend on its batch companions. Within a group that choice can still depend on
+    the graph's position (see the module docstring); called on one graph, the result is a
+    function of that graph alone."""
     sizes = graph_sizes(node_batch, num_graphs)
     ptr = torch.cumsum(sizes, 0) - sizes
     edge_graph = node_batch[edge_index[0]]

@@ -95,7 +95,7 @@ def predict_records(model: PropertyModel, records: Sequence, batch_size: int = 2
     model.eval()
     device = next(model.parameters()).device
     outs = [model.to_units(model(batch.to(device))).cpu()
-            for batch in make_loader(list(records), batch_size)]
+            for batch in make_loader(model.encoder.prepare(records), batch_size)]
     if not outs:
         return np.zeros((0, model.spec.num_tasks))
     return torch.cat(outs).double().numpy()

@@ -220,8 +220,10 @@ def run_finetune(cfg: FinetuneConfig, task_data: TaskData, out_dir: str | Path,
         model.encoder.load_state_dict(state)
 
     monitor = f"val/{spec.metric}"
-    train_loader = make_loader(train, cfg.batch_size, shuffle=True, seed=seed, num_workers=cfg.num_workers)
-    valid_loader = make_loader(task_data.valid, cfg.batch_size, num_workers=cfg.num_workers)
+    # the splits seen every epoch, with what the encoder can compute once per molecule
+    train_loader = make_loader(model.encoder.prepare(train), cfg.batch_size, shuffle=True, seed=seed,
+                               num_workers=cfg.num_workers)
+    valid_loader = make_loader(model.encoder.prepare(task_data.valid), cfg.batch_size, num_workers=cfg.num_workers)
     trainer = fit(model, train_loader, valid_loader, cfg.trainer, out, resume, monitor=monitor,
                   mode="max" if higher_is_better(spec.metric) else "min")
 
