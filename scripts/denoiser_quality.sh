@@ -8,14 +8,17 @@
 # output exists.
 #   scripts/denoiser_quality.sh teacher           # the denoising run (about 20 min per epoch here)
 #   scripts/denoiser_quality.sh distill STEP...   # STEP: 0 (the init), 357 (epoch 1), 1071, 1785
+# The 20-epoch teacher of item 6 (same seed and init, the lr's cosine over 20 epochs; resumable,
+# about 7 h of one core here): EPOCHS=20 RUNS=runs/denoiser-quality-20 scripts/denoiser_quality.sh teacher
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 RUNS=${RUNS:-runs/denoiser-quality}
-export OMP_NUM_THREADS=1
+EPOCHS=${EPOCHS:-5}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 DND=${DND:-.venv/bin/dnd}
 corpus=(--source sdf --path "$DATA/moses-conformers/moses-conformers-0.sdf.gz")
 if [ "$1" = teacher ]; then
-  $DND denoise --preset cpu-fast "${corpus[@]}" --limit 12000 --hydrogens dft --out "$RUNS/teacher" --max-epochs 5 \
+  $DND denoise --preset cpu-fast "${corpus[@]}" --limit 12000 --hydrogens dft --out "$RUNS/teacher" --max-epochs "$EPOCHS" \
       --checkpoint-every-n-steps 357 --no-progress --seed 0 --resume
   exit
 fi
