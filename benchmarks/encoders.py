@@ -66,13 +66,16 @@ def run_one(model: str, preset: str, args) -> dict:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     records = graphs(args.smiles, args.molecules)
-    batches = [b.to(device) for b in make_loader(records, args.batch_size, shuffle=True, seed=0)]
+
+    def loader(recs):
+        return [b.to(device) for b in make_loader(recs, args.batch_size, shuffle=True, seed=0)]
     if model == "transformer":
         cfg = encoder_preset("tokengt", preset)
         layer = nn.TransformerEncoderLayer(cfg["hidden_dim"], cfg["num_heads"], cfg["ffn_dim"],
                                            dropout=cfg["dropout"], activation="gelu",
                                            batch_first=True, norm_first=True)
         net = nn.TransformerEncoder(layer, cfg["num_layers"], enable_nested_tensor=False).to(device)
+        batches = loader(records)
         inputs = []
         for b in batches:
             valid = TokenLayout.of(b).valid
@@ -81,8 +84,8 @@ def run_one(model: str, preset: str, args) -> dict:
     else:
         name = model.removesuffix("-prepared")
         net = build_encoder(name, encoder_preset(name, preset), records=records).to(device)
-        if model.endswith("-prepared"):  # what dnd finetune does: per-molecule work done once
-            batches = [b.to(device) for b in make_loader(net.prepare(records), args.batch_size, shuffle=True, seed=0)]
+        # -prepared: what dnd finetune does, per-molecule work done once
+        batches = loader(net.prepare(records) if model.endswith("-prepared") else records)
 
         def step(i):
             out = net(batches[i])

@@ -231,8 +231,8 @@ class TokenGT(GraphEncoder):
         return out
 
     def forward(self, batch, identifiers: Tensor | None = None) -> EncoderOutput:
-        """Fast path. `identifiers` [N, id_dim] overrides the computed node identifiers (used to
-        test exact permutation equivariance, or to feed cached eigenvectors)."""
+        """Fast path. `identifiers` [N, id_dim] overrides the node identifiers (used to test
+        exact permutation equivariance)."""
         return self._run(batch, identifiers, None)[0]
 
     def forward_with_scores(self, batch, identifiers: Tensor | None = None
