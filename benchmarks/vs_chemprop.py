@@ -632,14 +632,16 @@ def holm(pvalues: list[float]) -> list[float]:
 
 
 def method_order(methods: list[str], controls: dict[str, str]) -> list[str]:
-    """Defaults first, then the methods as they first appear, each control right after its teacher."""
+    """Defaults first, then the methods as they first appear, each control right after its first
+    teacher. A control shared by several teachers is listed once: listed per teacher, its rows
+    (and their p-values, in the Holm correction) would count several times."""
     placed = set(controls.values())
     order = [DEFAULTS] if DEFAULTS in methods else []
     for m in methods:
         if m == DEFAULTS or m in placed:
             continue
         order.append(m)
-        if controls.get(m) in methods:
+        if controls.get(m) in methods and controls[m] not in order:
             order.append(controls[m])
     return order + [m for m in methods if m not in order]
 

@@ -192,6 +192,19 @@ def test_control_pairing_and_order():
     assert t.vs_control_won == 2 and np.isnan(s.iloc[2].vs_control_mean)
 
 
+def test_a_control_shared_by_two_teachers_is_listed_once():
+    runs = _runs("ogbg-molbace", "rocauc", {vc.DEFAULTS: [0.7, 0.7, 0.7],
+                                            "chemprop + A foundation": [0.75, 0.74, 0.70],
+                                            "chemprop + ctl foundation": [0.71, 0.69, 0.72],
+                                            "chemprop + B foundation": [0.72, 0.73, 0.71]})
+    s = vc.summarise(runs, vc.parse_controls(["ctl=A", "ctl=B"], []))
+    ours = [m for m in s.method if not m.startswith("paper")]
+    assert ours == [vc.DEFAULTS, "chemprop + A foundation", "chemprop + ctl foundation",
+                    "chemprop + B foundation"]
+    b = s[s.method == "chemprop + B foundation"].iloc[0]
+    assert b.control == "chemprop + ctl foundation"
+    assert b.vs_control_mean == pytest.approx(np.mean([0.01, 0.04, -0.01]))
+
 def test_holm_by_hand():
     # sorted 0.01, 0.02, 0.03, 0.04 (m = 4): 0.04, 0.06, 0.06 (kept monotone), 0.04 -> 0.06
     adj = vc.holm([0.03, 0.01, float("nan"), 0.04, 0.02])
