@@ -6,10 +6,12 @@
 # is distilled into chemprop's D-MPNN (D&D-NODE, 10 epochs, on the first N_DISTILL=6000 molecules
 # of the same corpus, to fit the CPU) and exported. Every step resumes or is skipped when its
 # output exists.
-#   scripts/denoiser_quality.sh teacher           # the denoising run (about 20 min per epoch here)
+#   scripts/denoiser_quality.sh teacher           # the denoising run (~16 min per epoch on one shared core)
 #   scripts/denoiser_quality.sh distill STEP...   # STEP: 0 (the init), 357 (epoch 1), 1071, 1785
-# The 20-epoch teacher of item 6 (same seed and init, the lr's cosine over 20 epochs; resumable,
-# about 7 h of one core here): EPOCHS=20 RUNS=runs/denoiser-quality-20 scripts/denoiser_quality.sh teacher
+# The 20-epoch teacher of item 6 (same seed and init, the lr's cosine over the 20 epochs; resumable;
+# ~4.6 min per epoch with OMP_NUM_THREADS=2 on the 2-core machine alone, 91 min in all):
+#   EPOCHS=20 RUNS=runs/denoiser-quality-20 OMP_NUM_THREADS=2 scripts/denoiser_quality.sh teacher
+#   RUNS=runs/denoiser-quality-20 scripts/denoiser_quality.sh distill 0 1785 7140   # init, epoch 5, epoch 20
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 RUNS=${RUNS:-runs/denoiser-quality}
