@@ -12,10 +12,13 @@
 # ~4.6 min per epoch with OMP_NUM_THREADS=2 on the 2-core machine alone, 91 min in all):
 #   EPOCHS=20 RUNS=runs/denoiser-quality-20 OMP_NUM_THREADS=2 scripts/denoiser_quality.sh teacher
 #   RUNS=runs/denoiser-quality-20 scripts/denoiser_quality.sh distill 0 1785 7140   # init, epoch 5, epoch 20
+#   VARIANT=graph RUNS=runs/denoiser-quality-20 scripts/denoiser_quality.sh distill 0 7140   # D&D-GRAPH: graph-stepN
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 RUNS=${RUNS:-runs/denoiser-quality}
 EPOCHS=${EPOCHS:-5}
+VARIANT=${VARIANT:-node}                         # the students' objective: node (the default) or graph
+prefix=$([ "$VARIANT" = node ] || echo "$VARIANT-")
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 DND=${DND:-.venv/bin/dnd}
 corpus=(--source sdf --path "$DATA/moses-conformers/moses-conformers-0.sdf.gz")
@@ -26,9 +29,9 @@ if [ "$1" = teacher ]; then
 fi
 shift
 for step in "$@"; do
-  if [ "$step" = 0 ]; then teacher=(--teacher "$RUNS/teacher/checkpoints/step357.ckpt" --control); name=step0
-  else teacher=(--teacher "$RUNS/teacher/checkpoints/step$step.ckpt"); name=step$step; fi
-  [ -f "$RUNS/$name/student.ckpt" ] || $DND distill "${teacher[@]}" --cached --variant node --encoder dmpnn \
+  if [ "$step" = 0 ]; then teacher=(--teacher "$RUNS/teacher/checkpoints/step357.ckpt" --control); name=${prefix}step0
+  else teacher=(--teacher "$RUNS/teacher/checkpoints/step$step.ckpt"); name=${prefix}step$step; fi
+  [ -f "$RUNS/$name/student.ckpt" ] || $DND distill "${teacher[@]}" --cached --variant "$VARIANT" --encoder dmpnn \
       --preset chemprop "${corpus[@]}" --limit "${N_DISTILL:-6000}" --feature-cache runs/teacher-features --max-epochs 10 --lr 1e-3 --seed 0 \
       --no-progress --resume --out "$RUNS/$name" > "$RUNS/$name.log" 2>&1
   $DND export chemprop "$RUNS/$name/student.ckpt" --out "$RUNS/$name.chemprop.pt" >> "$RUNS/$name.log" 2>&1
