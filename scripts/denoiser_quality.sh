@@ -18,6 +18,7 @@ DATA=${DATA:-../shared/data}
 RUNS=${RUNS:-runs/denoiser-quality}
 EPOCHS=${EPOCHS:-5}
 VARIANT=${VARIANT:-node}                         # the students' objective: node (the default) or graph
+case "$VARIANT" in node|graph|node+graph) ;; *) echo "VARIANT=$VARIANT: expected node, graph or node+graph" >&2; exit 2;; esac
 prefix=$([ "$VARIANT" = node ] || echo "$VARIANT-")
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 DND=${DND:-.venv/bin/dnd}
@@ -31,8 +32,9 @@ shift
 for step in "$@"; do
   if [ "$step" = 0 ]; then teacher=(--teacher "$RUNS/teacher/checkpoints/step357.ckpt" --control); name=${prefix}step0
   else teacher=(--teacher "$RUNS/teacher/checkpoints/step$step.ckpt"); name=${prefix}step$step; fi
+  [ -f "${teacher[1]}" ] || { echo "${teacher[1]}: no such checkpoint (run '$0 teacher' first; steps are multiples of 357)" >&2; exit 2; }
   [ -f "$RUNS/$name/student.ckpt" ] || $DND distill "${teacher[@]}" --cached --variant "$VARIANT" --encoder dmpnn \
       --preset chemprop "${corpus[@]}" --limit "${N_DISTILL:-6000}" --feature-cache runs/teacher-features --max-epochs 10 --lr 1e-3 --seed 0 \
-      --no-progress --resume --out "$RUNS/$name" > "$RUNS/$name.log" 2>&1
+      --no-progress --resume --out "$RUNS/$name" > "$RUNS/$name.log" 2>&1 || { echo "distill of $name failed: see $RUNS/$name.log" >&2; exit 1; }
   $DND export chemprop "$RUNS/$name/student.ckpt" --out "$RUNS/$name.chemprop.pt" >> "$RUNS/$name.log" 2>&1
 done

@@ -205,6 +205,7 @@ def test_a_control_shared_by_two_teachers_is_listed_once():
     assert b.control == "chemprop + ctl foundation"
     assert b.vs_control_mean == pytest.approx(np.mean([0.01, 0.04, -0.01]))
 
+
 def test_holm_by_hand():
     # sorted 0.01, 0.02, 0.03, 0.04 (m = 4): 0.04, 0.06, 0.06 (kept monotone), 0.04 -> 0.06
     adj = vc.holm([0.03, 0.01, float("nan"), 0.04, 0.02])
